@@ -1,0 +1,76 @@
+// How hardway reaches a host. Everything that touches a host goes through this interface, so
+// tests and dry runs swap the implementation (SshTransport, RecordingTransport, a
+// fault-injecting wrapper) the way leveldb swaps its Env.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "util/error.h"
+
+namespace hardway {
+
+struct ExecResult {
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+};
+
+struct UploadRequest {
+  // Either bytes in memory or a local file streamed from disk.
+  std::variant<std::string, std::filesystem::path> source;
+  std::string dest;          // absolute path on the host
+  uint32_t mode = 0644;
+  std::string owner = "root:root";
+  std::string sha256;        // hex of the source; lets the transport skip unchanged files
+  uint64_t size = 0;
+};
+
+struct UploadResult {
+  bool changed = false;      // false: the destination already had this sha256 and mode
+  uint64_t bytes_sent = 0;
+};
+
+// Called with (bytes sent so far, total) during large uploads.
+using ProgressFn = std::function<void(uint64_t, uint64_t)>;
+
+// A byte stream to host:port as seen from the remote host (an SSH direct-tcpip channel).
+class Tunnel {
+ public:
+  virtual ~Tunnel() = default;
+  // Blocking; returns 0 at end of stream.
+  virtual Result<size_t> Read(std::span<char> buf) = 0;
+  virtual Result<size_t> Write(std::span<const char> buf) = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual const std::string& host() const = 0;  // inventory name, for messages
+
+  // Runs `command` with /bin/sh -c (through sudo -n when the user is not root).
+  virtual Result<ExecResult> Exec(const std::string& command) = 0;
+
+  // sha256 hex of each path that exists (one remote call); missing paths are absent.
+  virtual Result<std::map<std::string, std::string>> Sha256Of(
+      const std::vector<std::string>& paths) = 0;
+
+  // Atomic: temp file in the destination folder, mode, owner, rename. Skips the transfer when
+  // `known_remote_sha256` (from Sha256Of) equals request.sha256.
+  virtual Result<UploadResult> Upload(const UploadRequest& request,
+                                      const std::string& known_remote_sha256 = {},
+                                      const ProgressFn& progress = {}) = 0;
+
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+
+  virtual Result<std::unique_ptr<Tunnel>> OpenTunnel(const std::string& host, int port) = 0;
+};
+
+}  // namespace hardway
