@@ -10,14 +10,17 @@ uint32_t MaskFor(int prefix) {
   return prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
 }
 
-// Parses a decimal integer with no sign, no leading '+', and no leading zeros beyond "0"
-// (so "010" is rejected rather than silently read as octal or decimal).
+// Parses a decimal integer with no sign, no leading '+', and no leading zeros
+// beyond "0" (so "010" is rejected rather than silently read as octal or
+// decimal).
 std::optional<uint32_t> ParseDecimal(std::string_view text, uint32_t max) {
   if (text.empty() || text.size() > 10) return std::nullopt;
   if (text.size() > 1 && text[0] == '0') return std::nullopt;
   uint32_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || value > max) return std::nullopt;
+  auto [ptr, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value > max)
+    return std::nullopt;
   return value;
 }
 
@@ -38,8 +41,10 @@ std::optional<Ipv4> Ipv4::Parse(std::string_view text) {
 }
 
 std::string Ipv4::ToString() const {
-  return std::to_string(value >> 24) + "." + std::to_string((value >> 16) & 0xff) + "." +
-         std::to_string((value >> 8) & 0xff) + "." + std::to_string(value & 0xff);
+  return std::to_string(value >> 24) + "." +
+         std::to_string((value >> 16) & 0xff) + "." +
+         std::to_string((value >> 8) & 0xff) + "." +
+         std::to_string(value & 0xff);
 }
 
 std::optional<Cidr> Cidr::Parse(std::string_view text) {
@@ -53,24 +58,33 @@ std::optional<Cidr> Cidr::Parse(std::string_view text) {
   return Cidr{*ip, p};
 }
 
-std::string Cidr::ToString() const { return network.ToString() + "/" + std::to_string(prefix); }
+std::string Cidr::ToString() const {
+  return network.ToString() + "/" + std::to_string(prefix);
+}
 
-bool Cidr::Contains(Ipv4 ip) const { return (ip.value & MaskFor(prefix)) == network.value; }
+bool Cidr::Contains(Ipv4 ip) const {
+  return (ip.value & MaskFor(prefix)) == network.value;
+}
 
 bool Cidr::Contains(const Cidr& other) const {
   return other.prefix >= prefix && Contains(other.network);
 }
 
-bool Cidr::Overlaps(const Cidr& other) const { return Contains(other) || other.Contains(*this); }
+bool Cidr::Overlaps(const Cidr& other) const {
+  return Contains(other) || other.Contains(*this);
+}
 
-Ipv4 Cidr::Nth(uint64_t n) const { return Ipv4{network.value + static_cast<uint32_t>(n)}; }
+Ipv4 Cidr::Nth(uint64_t n) const {
+  return Ipv4{network.value + static_cast<uint32_t>(n)};
+}
 
 std::optional<Cidr> Cidr::Subnet(int sub_prefix, uint64_t index) const {
   if (sub_prefix < prefix || sub_prefix > 32) return std::nullopt;
   uint64_t count = uint64_t{1} << (sub_prefix - prefix);
   if (index >= count) return std::nullopt;
   uint64_t step = uint64_t{1} << (32 - sub_prefix);
-  return Cidr{Ipv4{network.value + static_cast<uint32_t>(index * step)}, sub_prefix};
+  return Cidr{Ipv4{network.value + static_cast<uint32_t>(index * step)},
+              sub_prefix};
 }
 
 }  // namespace hardway
