@@ -188,6 +188,13 @@ std::optional<int> ParsePort(std::string_view s) {
   return v;
 }
 
+// "10.240.0.300": meant as an address, not a name.
+bool LooksNumeric(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+  });
+}
+
 bool LooksLikeIpv6(std::string_view s) {
   return s.find(':') != std::string_view::npos;
 }
@@ -284,6 +291,29 @@ class Loader {
                             std::move(where), std::move(hint)}});
   }
 
+  // Where `key` is written in `map` (for "missing field" and whole-section
+  // errors, the key reads better than the first line of its value); the map
+  // itself when the key is absent.
+  static YAML::Mark KeyMark(const YAML::Node& map, std::string_view key) {
+    if (map.IsMap()) {
+      for (auto it = map.begin(); it != map.end(); ++it) {
+        if (it->first.IsScalar() && it->first.Scalar() == key)
+          return it->first.Mark();
+      }
+    }
+    return map.Mark();
+  }
+
+  // Where to point at a value. yaml-cpp marks an empty value ("name:" then a
+  // newline) at the next token, often on the next line; point at its key.
+  YAML::Mark At(const YAML::Node& n) const {
+    if (n.IsNull()) {
+      auto it = null_value_keys_.find(n.Mark().pos);
+      if (it != null_value_keys_.end()) return it->second;
+    }
+    return n.Mark();
+  }
+
   static std::string KindOf(const YAML::Node& n) {
     if (n.IsSequence()) return "a list";
     if (n.IsMap()) return "a mapping";
@@ -293,10 +323,14 @@ class Loader {
 
   // Reports unknown and duplicate keys; returns false when `node` is not a
   // mapping.
+  // Reports unknown and duplicate keys; returns false when `node` is not a
+  // mapping. An empty section ("pki:" with everything commented out) means
+  // "all defaults" unless `null_ok` is false.
   bool CheckMap(const YAML::Node& node, std::string_view field,
-                const Keys& known) {
+                const Keys& known, bool null_ok = true) {
+    if (node.IsNull() && null_ok) return false;
     if (!node.IsMap()) {
-      Report(node.Mark(),
+      Report(At(node),
              std::string(field) +
                  " must be a mapping (key: value lines), got " + KindOf(node),
              "valid keys here: " + Join(known));
@@ -305,8 +339,11 @@ class Loader {
     std::map<std::string, int> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const YAML::Node& key = it->first;
+      if (it->second.IsNull() && it->second.Mark().pos >= 0) {
+        null_value_keys_[it->second.Mark().pos] = key.Mark();
+      }
       if (!key.IsScalar()) {
-        Report(key.Mark(),
+        Report(At(key),
                "a key in " + std::string(field) + " is not a plain name",
                "valid keys here: " + Join(known));
         continue;
@@ -314,7 +351,7 @@ class Loader {
       const std::string& k = key.Scalar();
       if (auto [pos, inserted] = seen.emplace(k, key.Mark().line + 1);
           !inserted) {
-        Report(key.Mark(), "duplicate key '" + k + "' in " + std::string(field),
+        Report(At(key), "duplicate key '" + k + "' in " + std::string(field),
                "it is already set on line " + std::to_string(pos->second) +
                    "; keep one");
         continue;
@@ -328,7 +365,7 @@ class Loader {
               "host_key pins one host's key: set it on that host "
               "(hosts[].host_key)";
         }
-        Report(key.Mark(), "unknown key '" + k + "' in " + where, hint);
+        Report(At(key), "unknown key '" + k + "' in " + where, hint);
       }
     }
     return true;
@@ -339,7 +376,7 @@ class Loader {
                                     const std::string& field,
                                     std::string_view expected) {
     if (!n.IsScalar() || n.Scalar().empty()) {
-      Report(n.Mark(),
+      Report(At(n),
              field + " must be " + std::string(expected) + ", got " + KindOf(n),
              "write it as " + std::string(field.substr(field.rfind('.') + 1)) +
                  ": <" + std::string(expected) + ">");
@@ -353,7 +390,7 @@ class Loader {
     if (!s) return std::nullopt;
     auto port = ParsePort(*s);
     if (!port)
-      Report(n.Mark(), field + ": " + Quote(*s) + " is not a valid port",
+      Report(At(n), field + ": " + Quote(*s) + " is not a valid port",
              "use a number from 1 to 65535");
     return port;
   }
@@ -361,7 +398,7 @@ class Loader {
   std::optional<bool> Bool(const YAML::Node& n, const std::string& field) {
     bool value = false;
     if (!n.IsScalar() || !YAML::convert<bool>::decode(n, value)) {
-      Report(n.Mark(), field + " must be true or false, got " + KindOf(n),
+      Report(At(n), field + " must be true or false, got " + KindOf(n),
              "write true or false");
       return std::nullopt;
     }
@@ -374,13 +411,13 @@ class Loader {
     if (!s) return std::nullopt;
     auto d = ParseDuration(*s);
     if (!d) {
-      Report(n.Mark(), field + ": " + Quote(*s) + " is not a valid duration",
+      Report(At(n), field + ": " + Quote(*s) + " is not a valid duration",
              "write a number with a unit: ms, s, m, h or d (e.g. 10s, 720h, "
              "1h30m)");
       return std::nullopt;
     }
     if (d->count() <= 0) {
-      Report(n.Mark(), field + ": " + Quote(*s) + " must be longer than zero",
+      Report(At(n), field + ": " + Quote(*s) + " must be longer than zero",
              "e.g. 10s or 720h");
       return std::nullopt;
     }
@@ -394,7 +431,7 @@ class Loader {
     auto s = String(n, field, "one of " + Join(choices));
     if (!s) return std::nullopt;
     if (std::find(choices.begin(), choices.end(), *s) == choices.end()) {
-      Report(n.Mark(),
+      Report(At(n),
              "unknown " + std::string(what) + " " + Quote(*s) + " in " + field,
              ChoiceHint(*s, choices, "use one of"));
       return std::nullopt;
@@ -423,14 +460,14 @@ class Loader {
     auto s = String(n, field, "an IPv4 CIDR block");
     if (!s) return std::nullopt;
     if (LooksLikeIpv6(*s)) {
-      Report(n.Mark(),
+      Report(At(n),
              field + ": " + Quote(*s) + " is IPv6; IPv6 not supported yet",
              "use an IPv4 block, e.g. 10.200.0.0/16");
       return std::nullopt;
     }
     auto cidr = Cidr::Parse(*s);
     if (!cidr)
-      Report(n.Mark(),
+      Report(At(n),
              field + ": " + Quote(*s) + " is not a valid IPv4 CIDR block",
              CidrHint(*s));
     return cidr;
@@ -441,15 +478,15 @@ class Loader {
     auto s = String(n, field, "an IPv4 address");
     if (!s) return std::nullopt;
     if (LooksLikeIpv6(*s)) {
-      Report(n.Mark(),
+      Report(At(n),
              field + ": " + Quote(*s) + " is IPv6; IPv6 not supported yet",
              "use the host's IPv4 address");
       return std::nullopt;
     }
     if (!Ipv4::Parse(*s)) {
       Report(
-          n.Mark(), field + ": " + Quote(*s) + " is not a valid IPv4 address",
-          IsDnsName(*s)
+          At(n), field + ": " + Quote(*s) + " is not a valid IPv4 address",
+          IsDnsName(*s) && !LooksNumeric(*s)
               ? "use the host's IPv4 address; a DNS name goes in fqdn"
               : "write four numbers 0-255 separated by dots, e.g. 10.240.0.10");
       return std::nullopt;
@@ -464,13 +501,13 @@ class Loader {
     auto s = String(n, field, "an IPv4 address or DNS name");
     if (!s) return std::nullopt;
     if (LooksLikeIpv6(*s)) {
-      Report(n.Mark(),
+      Report(At(n),
              field + ": " + Quote(*s) + " is IPv6; IPv6 not supported yet",
              "use an IPv4 address or a DNS name");
       return std::nullopt;
     }
     if (!Ipv4::Parse(*s) && !IsDnsName(*s)) {
-      Report(n.Mark(),
+      Report(At(n),
              field + ": " + Quote(*s) +
                  " is neither an IPv4 address nor a DNS name",
              "e.g. 203.0.113.5 or jump.example.com (lower case letters, "
@@ -489,7 +526,7 @@ class Loader {
     in >> type >> blob;
     if (std::find(kHostKeyTypes.begin(), kHostKeyTypes.end(), type) ==
         kHostKeyTypes.end()) {
-      Report(n.Mark(), field + ": unknown host key type " + Quote(type),
+      Report(At(n), field + ": unknown host key type " + Quote(type),
              "paste a line of `ssh-keyscan HOST` without the host name: " +
                  ChoiceHint(type, kHostKeyTypes, "types"));
       return std::nullopt;
@@ -500,7 +537,7 @@ class Loader {
                  c == '/' || c == '=';
         });
     if (!base64) {
-      Report(n.Mark(),
+      Report(At(n),
              field + ": the key after " + Quote(type) +
                  " is missing or not base64",
              "paste a line of `ssh-keyscan HOST` without the host name, e.g. "
@@ -524,7 +561,7 @@ class Loader {
       return;
     }
     if (!root.IsMap()) {
-      Report(root.Mark(),
+      Report(At(root),
              "the inventory must be a mapping with cluster, hosts and optional "
              "sections, got " +
                  KindOf(root),
@@ -535,7 +572,7 @@ class Loader {
     // Sections are read in dependency order, not file order: hosts inherit the
     // ssh section.
     if (root["cluster"]) {
-      ClusterSection(root["cluster"], inv.cluster);
+      ClusterSection(root["cluster"], inv.cluster, KeyMark(root, "cluster"));
     } else {
       Report(start, "missing required section 'cluster'",
              "add:\ncluster:\n  name: demo");
@@ -554,7 +591,7 @@ class Loader {
       }
     }
     if (root["hosts"]) {
-      HostsSection(root["hosts"], inv);
+      HostsSection(root["hosts"], inv, KeyMark(root, "hosts"));
     } else {
       Report(start, "missing required section 'hosts'",
              "add a list, e.g.\nhosts:\n  - {name: controller-0, address: "
@@ -562,9 +599,10 @@ class Loader {
     }
     if (root["cluster"] && root["cluster"].IsMap()) {
       const YAML::Node c = root["cluster"];
+      const YAML::Mark cluster_mark = KeyMark(root, "cluster");
       YAML::Mark svc_mark =
-          c["service_cidr"] ? c["service_cidr"].Mark() : c.Mark();
-      YAML::Mark pod_mark = c["pod_cidr"] ? c["pod_cidr"].Mark() : c.Mark();
+          c["service_cidr"] ? c["service_cidr"].Mark() : cluster_mark;
+      YAML::Mark pod_mark = c["pod_cidr"] ? c["pod_cidr"].Mark() : cluster_mark;
       if (inv.cluster.service_cidr.Overlaps(inv.cluster.pod_cidr)) {
         Report(c["service_cidr"] ? svc_mark : pod_mark,
                "cluster.service_cidr " + inv.cluster.service_cidr.ToString() +
@@ -578,10 +616,15 @@ class Loader {
       has_cluster_pod_cidr_ = static_cast<bool>(c["pod_cidr"]);
     }
     if (root["hosts"] && root["hosts"].IsSequence())
-      CrossChecks(root["hosts"], inv);
+      CrossChecks(inv, KeyMark(root, "hosts"));
   }
 
-  void ClusterSection(const YAML::Node& c, ClusterSettings& out) {
+  void ClusterSection(const YAML::Node& c, ClusterSettings& out,
+                      const YAML::Mark& key_mark) {
+    if (c.IsNull()) {
+      Report(key_mark, "missing required field cluster.name",
+             "add name: <cluster name>, e.g. name: demo");
+    }
     if (!CheckMap(c, "cluster", kClusterKeys)) return;
     if (c["name"]) {
       if (auto name = String(c["name"], "cluster.name", "a name")) {
@@ -589,7 +632,7 @@ class Loader {
           out.name = *name;
         } else {
           Report(
-              c["name"].Mark(),
+              At(c["name"]),
               "cluster.name " + Quote(*name) + " is not a DNS label",
               "use at most 63 lower case letters, digits and '-', starting and "
               "ending with a letter or "
@@ -597,7 +640,7 @@ class Loader {
         }
       }
     } else {
-      Report(c.Mark(), "missing required field cluster.name",
+      Report(key_mark, "missing required field cluster.name",
              "add name: <cluster name>, e.g. name: demo");
     }
     if (c["kubernetes_version"]) {
@@ -606,7 +649,7 @@ class Loader {
         if (IsKubernetesVersion(*v)) {
           out.kubernetes_version = *v;
         } else {
-          Report(c["kubernetes_version"].Mark(),
+          Report(At(c["kubernetes_version"]),
                  "cluster.kubernetes_version " + Quote(*v) +
                      " is not a Kubernetes version",
                  "write it as vMAJOR.MINOR.PATCH, e.g. v1.32.3");
@@ -619,7 +662,7 @@ class Loader {
           out.domain = *d;
         } else {
           Report(
-              c["domain"].Mark(),
+              At(c["domain"]),
               "cluster.domain " + Quote(*d) + " is not a DNS domain",
               "e.g. cluster.local (lower case letters, digits, '-' and '.')");
         }
@@ -631,7 +674,7 @@ class Loader {
         // The cluster DNS service takes the tenth address, so the block needs
         // at least 16.
         if (cidr->prefix > 28) {
-          Report(c["service_cidr"].Mark(),
+          Report(At(c["service_cidr"]),
                  "cluster.service_cidr " + cidr->ToString() + " is too small",
                  "use a /28 or larger (the kubernetes service takes .1 and "
                  "cluster DNS .10), e.g. 10.32.0.0/24");
@@ -649,7 +692,7 @@ class Loader {
       const YAML::Node sans = c["extra_sans"];
       if (!sans.IsSequence()) {
         if (!sans.IsNull()) {
-          Report(sans.Mark(),
+          Report(At(sans),
                  "cluster.extra_sans must be a list, got " + KindOf(sans),
                  "e.g. extra_sans: [k8s.example.com, 203.0.113.10]");
         }
@@ -663,11 +706,11 @@ class Loader {
           if (name.starts_with("*.")) name.remove_prefix(2);
           if (LooksLikeIpv6(*s)) {
             Report(
-                sans[i].Mark(),
+                At(sans[i]),
                 field + ": " + Quote(*s) + " is IPv6; IPv6 not supported yet",
                 "use an IPv4 address or a DNS name");
           } else if (!Ipv4::Parse(*s) && !IsDnsName(name)) {
-            Report(sans[i].Mark(),
+            Report(At(sans[i]),
                    field + ": " + Quote(*s) +
                        " is neither an IPv4 address nor a DNS name",
                    "e.g. k8s.example.com or 203.0.113.10");
@@ -688,8 +731,7 @@ class Loader {
         "the API servers)";
     size_t colon = s->rfind(':');
     if (colon == std::string::npos || s->find(':') != colon) {
-      Report(n.Mark(),
-             "cluster.api_endpoint " + Quote(*s) + " is not host:port",
+      Report(At(n), "cluster.api_endpoint " + Quote(*s) + " is not host:port",
              s->find(':') != colon && colon != std::string::npos
                  ? "IPv6 not supported yet; " + hint
                  : hint);
@@ -698,14 +740,14 @@ class Loader {
     std::string host = s->substr(0, colon);
     auto port = ParsePort(std::string_view(*s).substr(colon + 1));
     if (!Ipv4::Parse(host) && !IsDnsName(host)) {
-      Report(n.Mark(),
+      Report(At(n),
              "cluster.api_endpoint: " + Quote(host) +
                  " is neither an IPv4 address nor a DNS name",
              hint);
       return;
     }
     if (!port) {
-      Report(n.Mark(),
+      Report(At(n),
              "cluster.api_endpoint: " + Quote(s->substr(colon + 1)) +
                  " is not a valid port",
              "use a number from 1 to 65535, e.g. 6443");
@@ -717,7 +759,7 @@ class Loader {
   void ExtraArgs(const YAML::Node& n, ClusterSettings& out) {
     if (!n.IsMap()) {
       Report(
-          n.Mark(),
+          At(n),
           "cluster.extra_args must be a mapping of component to flags, got " +
               KindOf(n),
           "e.g.\nextra_args:\n  kube-apiserver: {--audit-log-maxage: \"30\"}");
@@ -729,13 +771,12 @@ class Loader {
       const std::string component = key.IsScalar() ? key.Scalar() : "";
       if (std::find(kComponents.begin(), kComponents.end(), component) ==
           kComponents.end()) {
-        Report(key.Mark(),
-               "extra_args for unknown component " + Quote(component),
+        Report(At(key), "extra_args for unknown component " + Quote(component),
                ChoiceHint(component, kComponents, "components"));
         continue;
       }
       if (!components.insert(component).second) {
-        Report(key.Mark(),
+        Report(At(key),
                "duplicate key '" + component + "' in cluster.extra_args",
                "keep one");
         continue;
@@ -745,7 +786,7 @@ class Loader {
       if (flags.IsNull()) continue;
       if (!flags.IsMap()) {
         Report(
-            flags.Mark(),
+            At(flags),
             field + " must be a mapping of flag to value, got " + KindOf(flags),
             "e.g. " + component + ": {--v: \"2\"}");
         continue;
@@ -764,7 +805,7 @@ class Loader {
                               c == '-' || c == '_' || c == '.';
                      });
         if (!valid) {
-          Report(fk.Mark(),
+          Report(At(fk),
                  field + ": " +
                      Quote(fk.IsScalar() ? fk.Scalar() : KindOf(fk)) +
                      " is not a flag name",
@@ -773,7 +814,7 @@ class Loader {
         }
         const YAML::Node& value = f->second;
         if (!value.IsScalar()) {
-          Report(value.Mark(),
+          Report(At(value),
                  field + "." + flag + " must be a single value, got " +
                      KindOf(value),
                  "quote it, e.g. " + flag +
@@ -782,7 +823,7 @@ class Loader {
         }
         if (!dest.emplace(flag, value.Scalar()).second) {
           Report(
-              fk.Mark(), "duplicate flag " + flag + " in " + field,
+              At(fk), "duplicate flag " + flag + " in " + field,
               "it is set twice (with and without the leading --?); keep one");
         }
       }
@@ -859,7 +900,7 @@ class Loader {
         if (ok) {
           out.user = *u;
         } else {
-          Report(s["user"].Mark(),
+          Report(At(s["user"]),
                  field + ".user " + Quote(*u) + " is not a user name",
                  "write the login name only, e.g. root or debian");
         }
@@ -900,7 +941,7 @@ class Loader {
           if (auto a = HostName(b["address"], field + ".bastion.address"))
             bastion.address = *a;
         } else if (bastion.address.empty()) {
-          Report(b.Mark(),
+          Report(KeyMark(s, "bastion"),
                  "missing required field " + field + ".bastion.address",
                  "add address: <bastion IPv4 address or DNS name>");
         }
@@ -925,9 +966,10 @@ class Loader {
     }
   }
 
-  void HostsSection(const YAML::Node& hosts, Inventory& inv) {
+  void HostsSection(const YAML::Node& hosts, Inventory& inv,
+                    const YAML::Mark& key_mark) {
     if (!hosts.IsSequence() || hosts.size() == 0) {
-      Report(hosts.Mark(),
+      Report(At(hosts),
              hosts.IsSequence()
                  ? "hosts is empty"
                  : "hosts must be a list of hosts, got " + KindOf(hosts),
@@ -939,13 +981,24 @@ class Loader {
     for (size_t i = 0; i < hosts.size(); ++i) {
       const YAML::Node h = hosts[i];
       const std::string field = "hosts[" + std::to_string(i) + "]";
+      if (h.IsNull()) {
+        // yaml-cpp marks an empty entry ("-" alone) at the next token, which
+        // may be far below; name the entry and point at the list instead.
+        Report(key_mark, field + " is empty (a \"-\" with nothing after it)",
+               "write the host as {name: ..., address: ..., roles: [...]} or "
+               "remove the \"-\"");
+        parsed_hosts_.push_back(false);
+        inv.hosts.emplace_back();
+        marks_.emplace_back();
+        continue;
+      }
       HostSpec spec;
       HostMarks marks;
       marks.entry = h.Mark();
       spec.line = h.Mark().line + 1;
       spec.ssh = inv.ssh;
       spec.ssh.host_key.clear();
-      if (!CheckMap(h, field, kHostKeys)) {
+      if (!CheckMap(h, field, kHostKeys, /*null_ok=*/false)) {
         parsed_hosts_.push_back(false);
         inv.hosts.push_back(std::move(spec));
         marks_.push_back(marks);
@@ -958,7 +1011,7 @@ class Loader {
             marks.name = h["name"].Mark();
             marks.has_name = true;
           } else {
-            Report(h["name"].Mark(),
+            Report(At(h["name"]),
                    field + ".name " + Quote(*name) + " is not a DNS-1123 label",
                    "use at most 63 lower case letters, digits and '-', "
                    "starting and ending with a letter or digit "
@@ -966,7 +1019,7 @@ class Loader {
           }
         }
       } else {
-        Report(h.Mark(), "missing required field " + field + ".name",
+        Report(At(h), "missing required field " + field + ".name",
                "add name: <node name>, e.g. name: node-0");
       }
       const std::string label = spec.name.empty() ? field : "host " + spec.name;
@@ -977,7 +1030,7 @@ class Loader {
           marks.has_address = true;
         }
       } else {
-        Report(h.Mark(), "missing required field " + label + ".address",
+        Report(At(h), "missing required field " + label + ".address",
                "add address: <IPv4 address hardway reaches the host at>");
       }
       if (h["fqdn"]) {
@@ -985,7 +1038,7 @@ class Loader {
           if (IsDnsName(*f)) {
             spec.fqdn = *f;
           } else {
-            Report(h["fqdn"].Mark(),
+            Report(At(h["fqdn"]),
                    label + ".fqdn " + Quote(*f) + " is not a DNS name",
                    "e.g. node-0.example.com (lower case letters, digits, '-' "
                    "and '.')");
@@ -995,7 +1048,7 @@ class Loader {
       if (h["roles"]) {
         Roles(h["roles"], label, spec.roles);
       } else {
-        Report(h.Mark(), "missing required field " + label + ".roles",
+        Report(At(h), "missing required field " + label + ".roles",
                "add roles: [...] with any of etcd, controlplane, worker");
       }
       if (h["pod_cidr"]) {
@@ -1019,7 +1072,7 @@ class Loader {
              std::vector<Role>& out) {
     const std::string field = label + ".roles";
     if (!n.IsSequence() || n.size() == 0) {
-      Report(n.Mark(),
+      Report(At(n),
              field + (n.IsSequence() ? " is empty"
                                      : " must be a list, got " + KindOf(n)),
              "e.g. roles: [etcd, controlplane] or roles: [worker]");
@@ -1042,11 +1095,11 @@ class Loader {
           hint = "did you mean '" + alias->second +
                  "'? roles: " + Join(kRoleNames);
         }
-        Report(n[i].Mark(), "unknown role " + Quote(*s) + " in " + field, hint);
+        Report(At(n[i]), "unknown role " + Quote(*s) + " in " + field, hint);
         continue;
       }
       if (std::find(out.begin(), out.end(), *role) != out.end()) {
-        Report(n[i].Mark(), "role " + *s + " is listed twice in " + field,
+        Report(At(n[i]), "role " + *s + " is listed twice in " + field,
                "list each role once");
         continue;
       }
@@ -1054,8 +1107,7 @@ class Loader {
     }
   }
 
-  void CrossChecks(const YAML::Node& hosts_node, const Inventory& inv) {
-    const YAML::Mark list_mark = hosts_node.Mark();
+  void CrossChecks(const Inventory& inv, const YAML::Mark& list_mark) {
     std::map<std::string, size_t> names, addresses;
     size_t etcd = 0, controlplane = 0;
     std::vector<std::pair<size_t, Cidr>> explicit_pods;
@@ -1198,6 +1250,7 @@ class Loader {
 
   std::filesystem::path path_;
   std::vector<Diagnostic> diags_;
+  std::map<int, YAML::Mark> null_value_keys_;  // empty value's mark.pos -> key
   std::vector<HostMarks> marks_;
   std::vector<bool> parsed_hosts_;
   YAML::Mark cluster_pod_mark_;
