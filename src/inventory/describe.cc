@@ -69,9 +69,11 @@ std::string DescribeCluster(const Cluster& cluster) {
     out += "  " + std::string(RoleName(role)) + " (" +
            std::to_string(hosts.size()) + ")\n";
     for (const Host* h : hosts) {
-      std::string entry = "    " + Pad(h->name, 16) + " " + Pad(h->address, 15);
-      if (role == Role::kWorker && h->pod_cidr)
-        entry += " pod cidr " + h->pod_cidr->ToString();
+      std::string entry = "    " + Pad(h->name, 16) + " " + h->address;
+      if (role == Role::kWorker && h->pod_cidr) {
+        entry = "    " + Pad(h->name, 16) + " " + Pad(h->address, 15) +
+                " pod cidr " + h->pod_cidr->ToString();
+      }
       out += entry + "\n";
     }
   }
