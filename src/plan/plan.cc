@@ -25,10 +25,14 @@ constexpr std::array<std::pair<GateKind, std::string_view>, 12> kGateNames{{
 
 std::string_view StepKindName(StepKind kind) {
   switch (kind) {
-    case StepKind::kUpload: return "upload";
-    case StepKind::kRender: return "render";
-    case StepKind::kRun: return "run";
-    case StepKind::kSystemd: return "systemd";
+    case StepKind::kUpload:
+      return "upload";
+    case StepKind::kRender:
+      return "render";
+    case StepKind::kRun:
+      return "run";
+    case StepKind::kSystemd:
+      return "systemd";
   }
   return "?";
 }

@@ -1,0 +1,333 @@
+#include "plan/plan_builder.h"
+
+#include <sys/stat.h>
+
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include "plan/render.h"
+#include "util/files.h"
+#include "util/sha256.h"
+
+namespace hardway {
+namespace {
+
+struct FileInfo {
+  bool exists = false;
+  uint64_t size = 0;
+  std::string sha256;
+};
+
+struct RenderedFile {
+  std::string content;
+  std::string sha256;
+};
+
+// What kind of secret a state-dir file is; empty for public files
+// (certificates, sa.pub).
+std::string SecretKind(const std::string& state_path) {
+  if (state_path.ends_with(".key")) return "private key";
+  if (state_path.starts_with("kubeconfigs/") ||
+      state_path.ends_with(".kubeconfig")) {
+    return "kubeconfig";
+  }
+  if (std::filesystem::path(state_path).filename() ==
+      "encryption-config.yaml") {
+    return "encryption key";
+  }
+  return {};
+}
+
+class Builder {
+ public:
+  Builder(const Playbook& book, const Cluster& cluster,
+          const PlanOptions& options)
+      : book_(book),
+        cluster_(cluster),
+        resource_dir_(options.resource_dir.empty() ? ResourceDir()
+                                                   : options.resource_dir),
+        state_dir_(options.state_dir),
+        artifacts_dir_(cluster.artifacts_dir()),
+        data_(cluster) {}
+
+  Result<Plan> Build() {
+    Plan plan;
+    plan.cluster = cluster_.name();
+    for (const PhaseSpec& spec : book_.phases) {
+      Phase phase;
+      phase.name = spec.name;
+      phase.description = spec.description;
+      phase.needs = spec.needs;
+      for (Role r : spec.roles) phase.roles.emplace_back(RoleName(r));
+      phase.local = spec.local;
+      phase.gate = spec.gate;
+      std::vector<const Host*> hosts;
+      if (!spec.local) {
+        for (const Host& h : cluster_.hosts()) {
+          if (HasAnyRole(h, spec.roles)) hosts.push_back(&h);
+        }
+      }
+      for (const Host* h : hosts) phase.hosts.push_back(h->name);
+      for (const Host* h : hosts) {
+        for (const StepSpec& s : spec.steps) {
+          if (!HasAnyRole(*h, s.roles)) continue;
+          if (s.once && h != hosts.front()) continue;
+          auto step = MakeStep(spec, s, *h);
+          if (!step) return std::unexpected(step.error());
+          phase.steps.push_back(std::move(*step));
+        }
+      }
+      plan.phases.push_back(std::move(phase));
+    }
+    if (auto s = CheckWatches(plan); !s) return std::unexpected(s.error());
+    return plan;
+  }
+
+ private:
+  static bool HasAnyRole(const Host& h, const std::vector<Role>& roles) {
+    if (roles.empty()) return true;
+    for (Role r : roles) {
+      if (h.Has(r)) return true;
+    }
+    return false;
+  }
+
+  std::string Where(const StepSpec& s) const {
+    return book_.path.string() + ":" + std::to_string(s.line);
+  }
+
+  const RenderData::HostData& HostDataFor(const Host& h) {
+    auto& slot = host_data_[&h];
+    if (!slot) slot = data_.ForHost(h);
+    return *slot;
+  }
+
+  // Mustache in a path or command, for one host. Plain strings skip the
+  // renderer.
+  Result<std::string> Expand(const std::string& text, const StepSpec& s,
+                             const Host& h) {
+    if (text.find("{{") == std::string::npos) return text;
+    auto it = strings_.find(text);
+    if (it == strings_.end()) {
+      auto t = Template::Parse(text, Where(s));
+      if (!t) {
+        Error e = t.error();
+        e.where = Where(s);
+        return std::unexpected(e);
+      }
+      it = strings_.emplace(text, std::move(*t)).first;
+    }
+    auto out = it->second.Render(data_, &h, &HostDataFor(h));
+    if (!out) {
+      Error e = out.error();
+      e.where = Where(s) + " (host " + h.name + ")";
+      return std::unexpected(e);
+    }
+    return out;
+  }
+
+  Result<const Template*> LoadTemplate(const std::string& rel,
+                                       const StepSpec& s) {
+    auto it = templates_.find(rel);
+    if (it != templates_.end()) return &it->second;
+    const std::filesystem::path path = resource_dir_ / rel;
+    auto text = ReadFile(path);
+    if (!text) {
+      return Fail(ErrorKind::kValidation,
+                  "template " + rel + " not found in " + resource_dir_.string(),
+                  Where(s),
+                  "templates live under units/ and playbooks/templates/");
+    }
+    auto t = Template::Parse(*text, rel);
+    if (!t) return std::unexpected(t.error());
+    return &templates_.emplace(rel, std::move(*t)).first->second;
+  }
+
+  // Each local file is read and hashed once, however many hosts get it.
+  const FileInfo& Info(const std::filesystem::path& path) {
+    auto [it, inserted] = files_.try_emplace(path.string());
+    if (!inserted) return it->second;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (auto sha = Sha256File(path)) {
+        it->second = FileInfo{true, static_cast<uint64_t>(st.st_size), *sha};
+      }
+    }
+    return it->second;
+  }
+
+  Result<Step> MakeStep(const PhaseSpec& phase, const StepSpec& s,
+                        const Host& h) {
+    Step step;
+    step.phase = phase.name;
+    step.host = h.name;
+    step.kind = s.kind;
+    const std::string prefix = phase.name + "/" + h.name + "/";
+    switch (s.kind) {
+      case StepKind::kRun: {
+        auto cmd = Expand(s.command, s, h);
+        if (!cmd) return std::unexpected(cmd.error());
+        step.command = *cmd;
+        step.description = s.description.empty() ? "run" : s.description;
+        step.id = prefix + "run@" + std::to_string(s.line);
+        return step;
+      }
+      case StepKind::kSystemd:
+        step.unit = s.unit;
+        step.watch = s.watch;
+        step.description =
+            s.description.empty() ? "start " + s.unit : s.description;
+        step.id = prefix + "systemd-" + s.unit;
+        watches_.push_back({&s, h.name});
+        return step;
+      case StepKind::kUpload:
+      case StepKind::kRender:
+        break;
+    }
+
+    auto dest = Expand(s.dest, s, h);
+    if (!dest) return std::unexpected(dest.error());
+    step.dest = *dest;
+    step.owner = s.owner;
+    auto [prev, inserted] = dests_[h.name].emplace(step.dest, s.line);
+    if (!inserted) {
+      return Fail(ErrorKind::kValidation,
+                  "two steps write " + step.dest + " on " + h.name, Where(s),
+                  "the other one is on line " + std::to_string(prev->second) +
+                      "; keep one");
+    }
+    auto source = Expand(s.source, s, h);
+    if (!source) return std::unexpected(source.error());
+
+    if (s.kind == StepKind::kRender) {
+      auto tmpl = LoadTemplate(*source, s);
+      if (!tmpl) return std::unexpected(tmpl.error());
+      const RenderedFile* rendered = nullptr;
+      RenderedFile per_host;
+      if (!(*tmpl)->UsesHost()) {
+        // Same bytes on every host: render and hash once.
+        auto it = shared_renders_.find(*source);
+        if (it == shared_renders_.end()) {
+          auto out = (*tmpl)->Render(data_, nullptr, nullptr);
+          if (!out) return std::unexpected(out.error());
+          std::string sha = Sha256Hex(*out);
+          it = shared_renders_
+                   .emplace(*source,
+                            RenderedFile{std::move(*out), std::move(sha)})
+                   .first;
+        }
+        rendered = &it->second;
+      } else {
+        auto out = (*tmpl)->Render(data_, &h, &HostDataFor(h));
+        if (!out) {
+          Error e = out.error();
+          e.where += " (step at " + Where(s) + ", host " + h.name + ")";
+          return std::unexpected(e);
+        }
+        per_host.sha256 = Sha256Hex(*out);
+        per_host.content = std::move(*out);
+        rendered = &per_host;
+      }
+      step.content = rendered == &per_host ? std::move(per_host.content)
+                                           : rendered->content;
+      step.size = step.content.size();
+      step.sha256 = rendered->sha256;
+      step.source = (resource_dir_ / *source).string();
+      step.source_label = "template " + *source;
+      step.mode = s.mode.value_or(0644);
+      step.description =
+          s.description.empty()
+              ? "render " + std::filesystem::path(step.dest).filename().string()
+              : s.description;
+      step.id = prefix + "render:" + step.dest;
+      return step;
+    }
+
+    const bool artifact = s.source_kind == UploadSource::kArtifact;
+    const std::filesystem::path local =
+        (artifact ? artifacts_dir_ : state_dir_) / *source;
+    const FileInfo& info = Info(local);
+    step.source = local.string();
+    step.source_label = (artifact ? "artifact " : "state ") + *source;
+    step.missing = !info.exists;
+    step.size = info.size;
+    step.sha256 = info.sha256;
+    step.secret_kind = artifact ? std::string() : SecretKind(*source);
+    step.secret = !step.secret_kind.empty();
+    step.mode = s.mode.value_or(step.secret ? 0600 : 0644);
+    if (step.secret && (step.mode & 0077) != 0) {
+      return Fail(ErrorKind::kValidation,
+                  *source + " is a " + step.secret_kind +
+                      " but would be uploaded with mode " +
+                      std::to_string(step.mode >> 6) +
+                      std::to_string((step.mode >> 3) & 7) +
+                      std::to_string(step.mode & 7),
+                  Where(s),
+                  "secrets go to hosts as 0600 (or 0400): drop the mode");
+    }
+    step.description =
+        s.description.empty() ? "upload " + *source : s.description;
+    step.id = prefix + "upload:" + step.dest;
+    return step;
+  }
+
+  // A systemd step restarts its unit when a watched file changed, so every
+  // watched path must be written by some step on that host; a typo would
+  // silently never restart.
+  Status CheckWatches(const Plan&) {
+    for (const auto& [spec, host] : watches_) {
+      const auto& dests = dests_[host];
+      for (const std::string& w : spec->watch) {
+        if (!dests.contains(w)) {
+          return Fail(ErrorKind::kValidation,
+                      "systemd " + spec->unit + " on " + host + " watches " +
+                          w + ", which no step writes on that host",
+                      Where(*spec),
+                      "fix the path or add the upload/render step");
+        }
+      }
+    }
+    return {};
+  }
+
+  const Playbook& book_;
+  const Cluster& cluster_;
+  std::filesystem::path resource_dir_;
+  std::filesystem::path state_dir_;
+  std::filesystem::path artifacts_dir_;
+  RenderData data_;
+  std::unordered_map<const Host*, std::unique_ptr<RenderData::HostData>>
+      host_data_;
+  std::unordered_map<std::string, Template> strings_;
+  std::map<std::string, Template> templates_;
+  std::map<std::string, RenderedFile> shared_renders_;
+  std::unordered_map<std::string, FileInfo> files_;
+  // host -> dest -> playbook line of the step writing it
+  std::unordered_map<std::string, std::unordered_map<std::string, int>> dests_;
+  std::vector<std::pair<const StepSpec*, std::string>> watches_;
+};
+
+}  // namespace
+
+Result<Plan> BuildPlan(const Playbook& playbook, const Cluster& cluster,
+                       const PlanOptions& options) {
+  if (options.state_dir.empty()) {
+    return Fail(ErrorKind::kInternal, "BuildPlan needs a state dir");
+  }
+  Builder builder(playbook, cluster, options);
+  return builder.Build();
+}
+
+Result<Plan> BuildPlan(const Cluster& cluster, const PlanOptions& options) {
+  std::filesystem::path resources =
+      options.resource_dir.empty() ? ResourceDir() : options.resource_dir;
+  std::filesystem::path path = options.playbook.empty()
+                                   ? resources / "playbooks" / "bootstrap.yaml"
+                                   : options.playbook;
+  auto book = LoadPlaybook(path);
+  if (!book) return std::unexpected(book.error());
+  return BuildPlan(*book, cluster, options);
+}
+
+}  // namespace hardway
