@@ -1,0 +1,422 @@
+#include "remote/ssh_transport.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <random>
+
+namespace hardway {
+namespace {
+
+constexpr size_t kUploadChunk = 4 << 20;  // read and write 4 MiB at a time
+
+struct ChannelDeleter {
+  void operator()(LIBSSH2_CHANNEL* ch) const { libssh2_channel_free(ch); }
+};
+using ChannelPtr = std::unique_ptr<LIBSSH2_CHANNEL, ChannelDeleter>;
+
+int SignalNumber(std::string_view name) {
+  static const std::pair<std::string_view, int> kSignals[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
+      {"ILL", SIGILL},   {"ABRT", SIGABRT}, {"FPE", SIGFPE},
+      {"KILL", SIGKILL}, {"SEGV", SIGSEGV}, {"PIPE", SIGPIPE},
+      {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
+      {"USR2", SIGUSR2}};
+  for (auto [n, v] : kSignals) {
+    if (n == name) return v;
+  }
+  return 127;
+}
+
+std::string RandomSuffix() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
+  return buf;
+}
+
+bool ModeMatches(const std::string& remote, uint32_t wanted) {
+  if (remote.empty()) return false;
+  return std::strtoul(remote.c_str(), nullptr, 8) == (wanted & 07777);
+}
+
+bool OwnerMatches(const RemoteFileInfo& info, const std::string& wanted) {
+  if (wanted.find(':') == std::string::npos) {
+    auto user = [](const std::string& s) { return s.substr(0, s.find(':')); };
+    return user(info.owner) == wanted || user(info.owner_ids) == wanted;
+  }
+  return info.owner == wanted || info.owner_ids == wanted;
+}
+
+class ChannelTunnel : public Tunnel {
+ public:
+  ChannelTunnel(const SshSession* session, LIBSSH2_CHANNEL* channel,
+                std::string where)
+      : session_(session), channel_(channel), where_(std::move(where)) {}
+  ~ChannelTunnel() override {
+    Deadline deadline = Clock::now() + std::chrono::seconds(2);
+    (void)session_->Retry([&] { return libssh2_channel_close(channel_); },
+                          deadline);
+    libssh2_channel_free(channel_);
+  }
+
+  Result<size_t> Read(std::span<char> buf) override {
+    for (;;) {
+      ssize_t n = libssh2_channel_read(channel_, buf.data(), buf.size());
+      if (n > 0) return static_cast<size_t>(n);
+      if (n == 0 && libssh2_channel_eof(channel_)) return 0;
+      if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
+        return Fail(ErrorKind::kConnection,
+                    "tunnel read failed: " + session_->LastError(), where_);
+      }
+      if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
+    }
+  }
+
+  Result<size_t> Write(std::span<const char> buf) override {
+    for (;;) {
+      ssize_t n = libssh2_channel_write(channel_, buf.data(), buf.size());
+      if (n >= 0) return static_cast<size_t>(n);
+      if (n != LIBSSH2_ERROR_EAGAIN) {
+        return Fail(ErrorKind::kConnection,
+                    "tunnel write failed: " + session_->LastError(), where_);
+      }
+      if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
+    }
+  }
+
+ private:
+  const SshSession* session_;
+  LIBSSH2_CHANNEL* channel_;
+  std::string where_;
+};
+
+}  // namespace
+
+SshTransport::SshTransport(std::string host,
+                           std::unique_ptr<SshSession> session,
+                           std::unique_ptr<BastionHop> bastion)
+    : host_(std::move(host)),
+      bastion_(std::move(bastion)),
+      session_(std::move(session)) {}
+
+SshTransport::~SshTransport() {
+  session_.reset();  // before the hop that carries it
+  bastion_.reset();
+}
+
+Error SshTransport::ChannelError(const std::string& what) const {
+  const SshEndpoint& e = session_->endpoint();
+  return Error{
+      ErrorKind::kConnection, what + ": " + session_->LastError(),
+      host_ + " (" + e.address + ":" + std::to_string(e.port) + ")",
+      "the SSH connection failed or was closed by the host; re-run to retry"};
+}
+
+Result<ExecResult> SshTransport::Run(const std::string& command,
+                                     const InputFn& input) {
+  LIBSSH2_SESSION* s = session_->raw();
+  LIBSSH2_CHANNEL* raw = nullptr;
+  for (;;) {
+    raw = libssh2_channel_open_session(s);
+    if (raw != nullptr || libssh2_session_last_errno(s) != LIBSSH2_ERROR_EAGAIN)
+      break;
+    if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
+  }
+  if (raw == nullptr)
+    return std::unexpected(ChannelError("cannot open an SSH channel"));
+  ChannelPtr ch(raw);
+
+  std::string line = RemoteCommandLine(user(), command);
+  auto rc = session_->Retry([&] {
+    return libssh2_channel_process_startup(raw, "exec", 4, line.data(),
+                                           static_cast<unsigned>(line.size()));
+  });
+  if (!rc) return std::unexpected(rc.error());
+  if (*rc != 0)
+    return std::unexpected(ChannelError("cannot start the command"));
+
+  std::optional<Error> input_error;
+  if (input) {
+    auto sent = input(raw);
+    if (!sent) input_error = sent.error();
+  }
+  // EOF on stdin; a failure here shows up below when reading.
+  (void)session_->Retry([&] { return libssh2_channel_send_eof(raw); });
+
+  ExecResult result;
+  std::string buf(64 * 1024, '\0');
+  bool out_done = false, err_done = false;
+  while (!out_done || !err_done) {
+    bool progress = false;
+    for (int stream : {0, SSH_EXTENDED_DATA_STDERR}) {
+      bool& done = stream == 0 ? out_done : err_done;
+      if (done) continue;
+      ssize_t n = libssh2_channel_read_ex(raw, stream, buf.data(), buf.size());
+      if (n > 0) {
+        (stream == 0 ? result.out : result.err).append(buf.data(), n);
+        progress = true;
+      } else if (n == 0) {
+        done = true;
+      } else if (n != LIBSSH2_ERROR_EAGAIN) {
+        if (input_error) return std::unexpected(*input_error);
+        return std::unexpected(
+            ChannelError("connection lost while running a command"));
+      }
+    }
+    if (!progress && (!out_done || !err_done)) {
+      if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
+    }
+  }
+  (void)session_->Retry([&] { return libssh2_channel_close(raw); });
+  (void)session_->Retry([&] { return libssh2_channel_wait_closed(raw); });
+  result.exit_code = libssh2_channel_get_exit_status(raw);
+  char* signame = nullptr;
+  size_t signame_len = 0;
+  libssh2_channel_get_exit_signal(raw, &signame, &signame_len, nullptr, nullptr,
+                                  nullptr, nullptr);
+  if (signame != nullptr) {
+    std::string name(signame, signame_len);
+    libssh2_free(s, signame);
+    result.exit_code = 128 + SignalNumber(name);
+    result.err += "killed by signal " + name + "\n";
+  }
+  // A local read failure wins; a remote failure (its stderr says why) wins over
+  // the write error it caused on our side.
+  if (input_error &&
+      (input_error->kind == ErrorKind::kIo || result.exit_code == 0)) {
+    return std::unexpected(*input_error);
+  }
+  if (user() != "root" && result.exit_code != 0 &&
+      SudoWantsPassword(result.err)) {
+    return Fail(
+        ErrorKind::kConnection,
+        "sudo asks for a password for user " + user() +
+            " (hardway runs privileged commands with sudo -n)",
+        host_,
+        "give " + user() +
+            " passwordless sudo (a NOPASSWD rule in /etc/sudoers.d/) or "
+            "connect as root (ssh.user)");
+  }
+  return result;
+}
+
+Result<ExecResult> SshTransport::Exec(const std::string& command) {
+  return Run(command, {});
+}
+
+Result<std::map<std::string, std::string>> SshTransport::Sha256Of(
+    const std::vector<std::string>& paths) {
+  std::map<std::string, std::string> sums;
+  if (paths.empty()) return sums;
+  for (const std::string& p : paths) {
+    if (p.find('\n') != std::string::npos ||
+        p.find('\\') != std::string::npos) {
+      return Fail(ErrorKind::kValidation,
+                  "remote path contains a newline or backslash: " + p, host_);
+    }
+  }
+  auto res = Exec(Sha256ListingCommand(paths));
+  if (!res) return std::unexpected(res.error());
+  auto listing = ParseSha256Listing(res->out);
+  if (!listing) {
+    return Fail(ErrorKind::kStep, listing.error().message, host_,
+                "the host needs sha256sum and stat (coreutils)");
+  }
+  for (auto& [path, info] : *listing) {
+    sums[path] = info.sha256;
+    remote_files_[path] = info;
+  }
+  // Paths absent from the listing no longer exist as far as we know.
+  for (const std::string& p : paths) {
+    if (!listing->count(p)) remote_files_.erase(p);
+  }
+  return sums;
+}
+
+Result<UploadResult> SshTransport::Upload(
+    const UploadRequest& request, const std::string& known_remote_sha256,
+    const ProgressFn& progress) {
+  const std::string& dest = request.dest;
+  if (dest.empty() || dest[0] != '/' || dest.back() == '/') {
+    return Fail(ErrorKind::kValidation,
+                "upload destination must be an absolute file path: " + dest,
+                host_);
+  }
+  if (!request.sha256.empty() && known_remote_sha256 == request.sha256) {
+    auto it = remote_files_.find(dest);
+    if (it == remote_files_.end() ||
+        (ModeMatches(it->second.mode, request.mode) &&
+         OwnerMatches(it->second, request.owner))) {
+      return UploadResult{false, 0};
+    }
+    // Same bytes, other mode or owner: fix those, send nothing.
+    auto fix = Exec("chown -- " + ShellQuote(request.owner) + " " +
+                    ShellQuote(dest) + " && chmod " + OctalMode(request.mode) +
+                    " -- " + ShellQuote(dest));
+    if (!fix) return std::unexpected(fix.error());
+    if (fix->exit_code != 0) {
+      return Fail(ErrorKind::kStep,
+                  "cannot set owner/mode of " + dest + ": " + fix->err, host_);
+    }
+    remote_files_[dest].mode = OctalMode(request.mode);
+    remote_files_[dest].owner = request.owner;
+    return UploadResult{true, 0};
+  }
+
+  // The source: bytes in memory or a file streamed from disk.
+  int fd = -1;
+  uint64_t size = 0;
+  if (const auto* path = std::get_if<std::filesystem::path>(&request.source)) {
+    fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0) {
+      int err = errno;
+      if (fd >= 0) ::close(fd);
+      return Fail(ErrorKind::kIo,
+                  "cannot read upload source: " + std::string(strerror(err)),
+                  path->string());
+    }
+    size = static_cast<uint64_t>(st.st_size);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  } else {
+    size = std::get<std::string>(request.source).size();
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{fd};
+
+  size_t slash = dest.rfind('/');
+  std::string dir = slash == 0 ? "/" : dest.substr(0, slash);
+  std::string base = dest.substr(slash + 1);
+  std::string temp_name =
+      std::string(kUploadTempPrefix) + base + "-" + RandomSuffix();
+  std::string n = std::to_string(size);
+  // Written to a temporary name, checked complete (a dropped connection ends
+  // cat early), then chown, chmod, rename: the destination is either old or
+  // new, never partial. Our own leftovers of earlier interrupted uploads of
+  // this file, and any older than 10 minutes, are removed.
+  std::string script =
+      "set -e\n"
+      "d=" +
+      ShellQuote(dir) + "; f=" + ShellQuote(dest) + "; t=\"$d\"/" +
+      ShellQuote(temp_name) +
+      "\n"
+      "mkdir -p -- \"$d\"\n"
+      "trap 'rm -f -- \"$t\"' EXIT\n"
+      "trap 'exit 1' HUP INT TERM PIPE\n"
+      "(umask 077; cat > \"$t\")\n"
+      "s=$(stat -c %s -- \"$t\")\n"
+      "[ \"$s\" = " +
+      n + " ] || { echo \"upload incomplete: $s of " + n +
+      " bytes arrived\" >&2; exit 1; }\n"
+      "chown -- " +
+      ShellQuote(request.owner) +
+      " \"$t\"\n"
+      "chmod " +
+      OctalMode(request.mode) +
+      " -- \"$t\"\n"
+      "mv -f -- \"$t\" \"$f\"\n"
+      "trap - EXIT\n"
+      "rm -f -- \"$d\"/" +
+      ShellQuote(std::string(kUploadTempPrefix) + base + "-") +
+      "* 2>/dev/null || true\n"
+      "find \"$d\" -maxdepth 1 -name '" +
+      std::string(kUploadTempPrefix) +
+      "*' -mmin +10 -delete 2>/dev/null || true\n";
+
+  uint64_t sent = 0;
+  InputFn input = [&](LIBSSH2_CHANNEL* ch) -> Result<uint64_t> {
+    std::string chunk;
+    std::string_view data;
+    const std::string* bytes = std::get_if<std::string>(&request.source);
+    if (fd >= 0) chunk.resize(kUploadChunk);
+    while (sent < size) {
+      if (bytes != nullptr) {
+        data = std::string_view(*bytes).substr(sent, kUploadChunk);
+      } else {
+        ssize_t got = ::read(fd, chunk.data(), chunk.size());
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+          return Fail(ErrorKind::kIo,
+                      "upload source ended early or became unreadable",
+                      std::get<std::filesystem::path>(request.source).string());
+        }
+        data = std::string_view(chunk.data(),
+                                std::min<uint64_t>(got, size - sent));
+      }
+      while (!data.empty()) {
+        ssize_t w = libssh2_channel_write(ch, data.data(), data.size());
+        if (w == LIBSSH2_ERROR_EAGAIN) {
+          if (auto ok = session_->Wait(); !ok)
+            return std::unexpected(ok.error());
+          continue;
+        }
+        if (w < 0) {
+          return std::unexpected(
+              ChannelError("upload of " + dest + " interrupted after " +
+                           std::to_string(sent) + " of " + n + " bytes"));
+        }
+        data.remove_prefix(w);
+        sent += w;
+      }
+      if (progress) progress(sent, size);
+    }
+    return sent;
+  };
+  auto res = Run(script, input);
+  if (!res) {
+    Error e = res.error();
+    e.message += " (" + dest + " was left unchanged)";
+    return std::unexpected(e);
+  }
+  if (res->exit_code != 0) {
+    return Fail(ErrorKind::kStep,
+                "upload of " + dest + " failed (exit " +
+                    std::to_string(res->exit_code) + "): " + res->err + " (" +
+                    dest + " was left unchanged)",
+                host_);
+  }
+  RemoteFileInfo& info = remote_files_[dest];
+  info.sha256 = request.sha256;
+  info.mode = OctalMode(request.mode);
+  info.owner = request.owner;
+  return UploadResult{true, sent};
+}
+
+Result<std::string> SshTransport::ReadFile(const std::string& path) {
+  auto res = Exec("cat -- " + ShellQuote(path));
+  if (!res) return std::unexpected(res.error());
+  if (res->exit_code != 0) {
+    return Fail(ErrorKind::kStep, "cannot read " + path + ": " + res->err,
+                host_);
+  }
+  return std::move(res->out);
+}
+
+Result<std::unique_ptr<Tunnel>> SshTransport::OpenTunnel(
+    const std::string& host, int port) {
+  LIBSSH2_SESSION* s = session_->raw();
+  LIBSSH2_CHANNEL* ch = nullptr;
+  for (;;) {
+    ch = libssh2_channel_direct_tcpip_ex(s, host.c_str(), port, "127.0.0.1", 0);
+    if (ch != nullptr || libssh2_session_last_errno(s) != LIBSSH2_ERROR_EAGAIN)
+      break;
+    if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
+  }
+  std::string target = host + ":" + std::to_string(port);
+  if (ch == nullptr) {
+    return std::unexpected(ChannelError("cannot open a tunnel to " + target));
+  }
+  return std::make_unique<ChannelTunnel>(session_.get(), ch,
+                                         host_ + " -> " + target);
+}
+
+}  // namespace hardway

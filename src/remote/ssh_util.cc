@@ -1,0 +1,179 @@
+#include "remote/ssh_util.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+
+namespace hardway {
+
+std::string ShellQuote(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  out += "'";
+  return out;
+}
+
+std::string RemoteCommandLine(std::string_view user, std::string_view command) {
+  // sshd runs the string with the user's shell -c; we hand it a plain /bin/sh
+  // so the user's shell and its rc files do not change how our commands behave.
+  std::string line = "/bin/sh -c " + ShellQuote(command);
+  if (user == "root") return line;
+  return "sudo -n " + line;
+}
+
+bool SudoWantsPassword(std::string_view err) {
+  return err.find("sudo: a password is required") != std::string_view::npos ||
+         err.find("sudo: a terminal is required") != std::string_view::npos;
+}
+
+namespace {
+constexpr std::string_view kStatMarker = "@@hardway-stat@@";
+}  // namespace
+
+std::string Sha256ListingCommand(const std::vector<std::string>& paths) {
+  // Two processes for any number of files: one sha256sum, one stat.
+  std::string quoted;
+  for (const std::string& p : paths) quoted += " " + ShellQuote(p);
+  return "sha256sum --" + quoted + " 2>/dev/null; echo " +
+         std::string(kStatMarker) + "; stat -L -c '%a %U:%G %u:%g %n' --" +
+         quoted + " 2>/dev/null; true";
+}
+
+Result<std::map<std::string, RemoteFileInfo>> ParseSha256Listing(
+    std::string_view out) {
+  std::map<std::string, RemoteFileInfo> sums;
+  std::map<std::string, RemoteFileInfo> stats;
+  bool in_stat = false;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t nl = out.find('\n', pos);
+    if (nl == std::string_view::npos) nl = out.size();
+    std::string_view line = out.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty()) continue;
+    if (line == kStatMarker) {
+      in_stat = true;
+      continue;
+    }
+    if (!in_stat) {
+      // "<64 hex>  <path>"
+      if (line.size() < 67 || line.substr(64, 2) != "  ") {
+        return Fail(ErrorKind::kInternal, "unexpected sha256sum output line: " +
+                                              std::string(line.substr(0, 120)));
+      }
+      sums[std::string(line.substr(66))].sha256 =
+          std::string(line.substr(0, 64));
+    } else {
+      // "<mode> <user>:<group> <uid>:<gid> <path>"
+      size_t a = line.find(' ');
+      size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+      size_t c = b == std::string_view::npos ? b : line.find(' ', b + 1);
+      if (c == std::string_view::npos) {
+        return Fail(ErrorKind::kInternal, "unexpected stat output line: " +
+                                              std::string(line.substr(0, 120)));
+      }
+      RemoteFileInfo& info = stats[std::string(line.substr(c + 1))];
+      info.mode = std::string(line.substr(0, a));
+      info.owner = std::string(line.substr(a + 1, b - a - 1));
+      info.owner_ids = std::string(line.substr(b + 1, c - b - 1));
+    }
+  }
+  for (auto& [path, info] : sums) {
+    auto it = stats.find(path);
+    if (it != stats.end()) {
+      info.mode = it->second.mode;
+      info.owner = it->second.owner;
+      info.owner_ids = it->second.owner_ids;
+    }
+  }
+  return sums;
+}
+
+std::string OctalMode(uint32_t mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
+  return buf;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(n);
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.remove_suffix(1);
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(3 * text.size() / 4 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts padding as zero bytes.
+  if (text.size() >= 1 && text[text.size() - 1] == '=') --n;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') --n;
+  out.resize(n);
+  return out;
+}
+
+std::string FingerprintSha256(std::string_view key_blob) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(key_blob.data(), key_blob.size(), md, &len, EVP_sha256(), nullptr);
+  std::string b64 =
+      Base64Encode(std::string_view(reinterpret_cast<char*>(md), len));
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  return "SHA256:" + b64;
+}
+
+std::string KeyBlobType(std::string_view key_blob) {
+  if (key_blob.size() < 4) return {};
+  uint32_t n = (uint32_t(uint8_t(key_blob[0])) << 24) |
+               (uint32_t(uint8_t(key_blob[1])) << 16) |
+               (uint32_t(uint8_t(key_blob[2])) << 8) |
+               uint32_t(uint8_t(key_blob[3]));
+  if (n > key_blob.size() - 4 || n > 64) return {};
+  return std::string(key_blob.substr(4, n));
+}
+
+std::string KnownHostsName(std::string_view address, int port) {
+  if (port == 22) return std::string(address);
+  return "[" + std::string(address) + "]:" + std::to_string(port);
+}
+
+bool PrivateKeyIsEncrypted(std::string_view content) {
+  if (content.find("ENCRYPTED") != std::string_view::npos)
+    return true;  // PEM / PKCS#8
+  constexpr std::string_view kBegin = "-----BEGIN OPENSSH PRIVATE KEY-----";
+  constexpr std::string_view kEnd = "-----END OPENSSH PRIVATE KEY-----";
+  size_t b = content.find(kBegin);
+  size_t e = content.find(kEnd);
+  if (b == std::string_view::npos || e == std::string_view::npos || e < b)
+    return false;
+  std::string body;
+  for (char c : content.substr(b + kBegin.size(), e - b - kBegin.size())) {
+    if (c != '\n' && c != '\r' && c != ' ') body += c;
+  }
+  auto raw = Base64Decode(body);
+  // "openssh-key-v1\0" then string ciphername.
+  constexpr std::string_view kMagic{"openssh-key-v1\0", 15};
+  if (!raw || raw->size() < kMagic.size() + 4 ||
+      raw->compare(0, kMagic.size(), kMagic) != 0) {
+    return false;
+  }
+  std::string cipher =
+      KeyBlobType(std::string_view(*raw).substr(kMagic.size()));
+  return !cipher.empty() && cipher != "none";
+}
+
+}  // namespace hardway
