@@ -25,14 +25,15 @@ constexpr auto kSecret =
 // Certificates start a minute in the past so a host whose clock lags slightly
 // (preflight allows < 1 s) never sees "not yet valid".
 constexpr auto kBackdate = std::chrono::minutes(1);
+constexpr unsigned kIoThreads = 16;
 
 std::string Rel(const fs::path& state_dir, const fs::path& path) {
   return path.lexically_relative(state_dir).generic_string();
 }
 
-// Runs every job on at most `threads` workers. Key generation dominates
-// (RSA-4096 takes ~1 s a key), and each job owns its output slot, so no locking
-// is needed.
+// Runs every job on at most `threads` workers. Key generation dominates the CPU
+// (RSA-4096 takes ~1 s a key), fsync the rest; each job owns its output slot,
+// so no locking is needed.
 void RunParallel(std::vector<std::function<void()>>& jobs, unsigned threads) {
   if (jobs.empty()) return;
   unsigned n = std::max(
@@ -241,6 +242,9 @@ Result<PkiReport> EnsurePki(const Cluster& cluster, const fs::path& state_dir,
   const TimePoint now = options.now;
   unsigned threads =
       options.threads ? options.threads : std::thread::hardware_concurrency();
+  // Writing waits on fsync, not on the CPU: more writers than cores shorten the
+  // wall time.
+  unsigned io_threads = std::max(threads, kIoThreads);
 
   // Folders first, 0700: they hold private keys.
   for (const fs::path& dir :
@@ -451,7 +455,7 @@ Result<PkiReport> EnsurePki(const Cluster& cluster, const fs::path& state_dir,
       if (!w) j->result = std::unexpected(w.error());
     });
   }
-  RunParallel(issue, threads);
+  RunParallel(issue, io_threads);
   for (auto& job : jobs) {
     if (!job->result) {
       Error e = job->result.error();
@@ -489,7 +493,7 @@ Result<PkiReport> EnsurePki(const Cluster& cluster, const fs::path& state_dir,
                                       *text, kSecret);
     });
   }
-  RunParallel(kc_jobs, threads);
+  RunParallel(kc_jobs, io_threads);
   for (size_t i = 0; i < kubeconfigs.size(); ++i) {
     if (!kc_results[i]) return std::unexpected(kc_results[i].error());
     const KubeconfigSpec& k = kubeconfigs[i];
