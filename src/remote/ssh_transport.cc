@@ -68,7 +68,10 @@ class ChannelTunnel : public Tunnel {
     for (;;) {
       ssize_t n = libssh2_channel_read(channel_, buf.data(), buf.size());
       if (n > 0) return static_cast<size_t>(n);
-      if (n == 0 && libssh2_channel_eof(channel_)) return 0;
+      if (n == 0) {
+        if (libssh2_channel_eof(channel_)) return 0;
+        continue;  // other packets were processed; read again
+      }
       if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
         return Fail(ErrorKind::kConnection,
                     "tunnel read failed: " + session_->LastError(), where_);
@@ -161,7 +164,14 @@ Result<ExecResult> SshTransport::Run(const std::string& command,
         (stream == 0 ? result.out : result.err).append(buf.data(), n);
         progress = true;
       } else if (n == 0) {
-        done = true;
+        // 0 means end of stream only once the channel saw EOF; otherwise
+        // libssh2 processed other packets (window adjust, the other stream) and
+        // we simply read again.
+        if (libssh2_channel_eof(raw)) {
+          done = true;
+        } else {
+          progress = true;
+        }
       } else if (n != LIBSSH2_ERROR_EAGAIN) {
         if (input_error) return std::unexpected(*input_error);
         return std::unexpected(

@@ -418,6 +418,7 @@ TEST_F(SshTest, AgentAuthentication) {
   auto sock = (agent_dir / "agent.sock").string();
   pid_t agent = ::fork();
   if (agent == 0) {
+    std::freopen("/dev/null", "w", stdout);
     ::execlp("ssh-agent", "ssh-agent", "-D", "-a", sock.c_str(),
              (char*)nullptr);
     ::_exit(127);

@@ -142,22 +142,26 @@ std::unique_ptr<Sshd> Sshd::Start(std::string* error) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     int port = FreePort();
     std::filesystem::path config = dir / "sshd_config";
-    std::ofstream(config) << "ListenAddress 127.0.0.1\n"
-                          << "Port " << port << "\n"
-                          << "HostKey " << key.string() << "\n"
-                          << "PidFile none\n"
-                          << "UsePAM no\n"
-                          << "StrictModes no\n"
-                          << "AuthorizedKeysFile "
-                          << (dir / "authorized_keys").string() << "\n"
-                          << "PermitRootLogin prohibit-password\n"
-                          << "PasswordAuthentication no\n"
-                          << "KbdInteractiveAuthentication no\n"
-                          << "AllowTcpForwarding yes\n"
-                          << "MaxStartups 200\n"
-                          << "MaxSessions 200\n"
-                          << "Subsystem sftp internal-sftp\n"
-                          << "LogLevel INFO\n";
+    std::ofstream(config)
+        << "ListenAddress 127.0.0.1\n"
+        << "Port " << port << "\n"
+        << "HostKey " << key.string() << "\n"
+        << "PidFile none\n"
+        << "UsePAM no\n"
+        << "StrictModes no\n"
+        << "AuthorizedKeysFile " << (dir / "authorized_keys").string() << "\n"
+        << "PermitRootLogin prohibit-password\n"
+        << "PasswordAuthentication no\n"
+        << "KbdInteractiveAuthentication no\n"
+        << "AllowTcpForwarding yes\n"
+        << "MaxStartups 200\n"
+        << "MaxSessions 200\n"
+        << "Subsystem sftp internal-sftp\n"
+        << "LogLevel INFO\n"
+        // bash, root's login shell, sources ~/.bashrc for commands run by
+        // sshd unless SHLVL says it is nested; the test machine's bashrc
+        // (pyenv, ...) costs seconds per command and is not what we test.
+        << "SetEnv SHLVL=1\n";
     std::string log = (dir / "sshd.log").string();
     pid_t pid = ::fork();
     if (pid == 0) {
