@@ -28,15 +28,30 @@ declare -A layout=(
 )
 packages=(etcd-server etcd-client containerd runc containernetworking-plugins)
 
-# The version apt would install of each package, in one apt-cache call (each costs a second).
+# The version apt would install of each package. apt-cache can take seconds on a busy machine,
+# so its answer is kept in the cache together with a fingerprint of apt's package lists, and
+# asked again only when those lists change (apt-get update).
 declare -A version=()
+lists_fingerprint() {
+  { echo "${packages[*]}"; find /var/lib/apt/lists -maxdepth 1 -type f -printf '%f %s %T@\n' | sort; } |
+    sha256sum | cut -d' ' -f1
+}
 read_candidates() {
-  local p v
+  local p v fp memo="$cache/candidates"
   version=()
+  fp=$(lists_fingerprint)
+  if [ -f "$memo" ] && [ "$(head -n1 "$memo")" = "$fp" ]; then
+    while read -r p v; do version[$p]="$v"; done < <(tail -n +2 "$memo")
+    return 0
+  fi
   while read -r p v; do
     [ "$v" = "(none)" ] || version[$p]="$v"
   done < <(apt-cache policy "${packages[@]}" 2>/dev/null |
     awk '/^[^ ]/ { sub(":$", "", $1); p = $1 } /Candidate:/ { print p, $2 }')
+  if [ "${#version[@]}" -eq "${#packages[@]}" ]; then
+    { echo "$fp"; for p in "${packages[@]}"; do echo "$p ${version[$p]}"; done; } >"$memo.tmp.$$"
+    mv -f "$memo.tmp.$$" "$memo"
+  fi
 }
 read_candidates
 # apt's index may be missing on a fresh machine; refresh it once if a package is unknown.
