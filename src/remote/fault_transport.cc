@@ -1,0 +1,96 @@
+#include "remote/fault_transport.h"
+
+namespace hardway {
+namespace {
+
+Error DefaultError(const std::string& host, const std::string& op) {
+  return Error{ErrorKind::kConnection,
+               "injected fault: connection lost during " + op,
+               host,
+               {}};
+}
+
+}  // namespace
+
+void FaultPlan::Add(FaultRule rule) {
+  std::lock_guard lock(mu_);
+  entries_.push_back(Entry{std::move(rule)});
+}
+
+void FaultPlan::Clear() {
+  std::lock_guard lock(mu_);
+  entries_.clear();
+}
+
+int FaultPlan::fired() const {
+  std::lock_guard lock(mu_);
+  return fired_;
+}
+
+std::optional<FaultRule> FaultPlan::Match(const std::string& op,
+                                          const std::string& text) {
+  std::lock_guard lock(mu_);
+  for (Entry& e : entries_) {
+    if (e.rule.op != "*" && e.rule.op != op) continue;
+    if (!e.rule.match.empty() && text.find(e.rule.match) == std::string::npos)
+      continue;
+    if (e.seen++ < e.rule.skip) continue;
+    if (e.rule.times >= 0 && e.failed >= e.rule.times) continue;
+    ++e.failed;
+    ++fired_;
+    return e.rule;
+  }
+  return std::nullopt;
+}
+
+FaultTransport::FaultTransport(std::unique_ptr<Transport> inner,
+                               std::shared_ptr<FaultPlan> plan)
+    : inner_(std::move(inner)),
+      plan_(plan ? std::move(plan) : std::make_shared<FaultPlan>()) {}
+
+Result<ExecResult> FaultTransport::Exec(const std::string& command) {
+  if (auto rule = plan_->Match("exec", command)) {
+    if (rule->exec_result) return *rule->exec_result;
+    return std::unexpected(rule->error.value_or(DefaultError(host(), "exec")));
+  }
+  return inner_->Exec(command);
+}
+
+Result<std::map<std::string, std::string>> FaultTransport::Sha256Of(
+    const std::vector<std::string>& paths) {
+  std::string joined;
+  for (const std::string& p : paths) joined += p + "\n";
+  if (auto rule = plan_->Match("sha256", joined)) {
+    return std::unexpected(
+        rule->error.value_or(DefaultError(host(), "sha256")));
+  }
+  return inner_->Sha256Of(paths);
+}
+
+Result<UploadResult> FaultTransport::Upload(
+    const UploadRequest& request, const std::string& known_remote_sha256,
+    const ProgressFn& progress) {
+  if (auto rule = plan_->Match("upload", request.dest)) {
+    return std::unexpected(
+        rule->error.value_or(DefaultError(host(), "upload")));
+  }
+  return inner_->Upload(request, known_remote_sha256, progress);
+}
+
+Result<std::string> FaultTransport::ReadFile(const std::string& path) {
+  if (auto rule = plan_->Match("read", path)) {
+    return std::unexpected(rule->error.value_or(DefaultError(host(), "read")));
+  }
+  return inner_->ReadFile(path);
+}
+
+Result<std::unique_ptr<Tunnel>> FaultTransport::OpenTunnel(
+    const std::string& host, int port) {
+  if (auto rule = plan_->Match("tunnel", host + ":" + std::to_string(port))) {
+    return std::unexpected(
+        rule->error.value_or(DefaultError(this->host(), "tunnel")));
+  }
+  return inner_->OpenTunnel(host, port);
+}
+
+}  // namespace hardway

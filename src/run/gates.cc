@@ -1,0 +1,952 @@
+#include "run/gates.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "run/rbac.h"
+#include "run/tls_probe.h"
+
+namespace hardway {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr int kEtcdClientPort = 2379;
+constexpr int kApiserverPort = 6443;
+
+// One thing to check for one host, through the transport of `via` (empty:
+// local).
+struct Probe {
+  std::string via;
+  std::string host;  // the row label
+  std::string unit;  // whose diagnostics to fetch on failure
+  std::function<GateVerdict(Transport*)> check;
+  GateVerdict last;
+  bool done = false;
+};
+
+GateVerdict Pass(std::string host, std::string detail) {
+  return GateVerdict{std::move(host), true, std::move(detail), {}, {}};
+}
+GateVerdict Failv(std::string host, std::string detail, std::string unit = {}) {
+  return GateVerdict{
+      std::move(host), false, std::move(detail), std::move(unit), {}};
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == ' ' || s.back() == '\r'))
+    s.pop_back();
+  s.erase(0, s.find_first_not_of(" \n\r\t"));
+  return s;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& items,
+                 const char* sep = ", ") {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// Watches units across polls: each must be active (running) with the same
+// restart count for at least `settle` and two polls, so a crash-looping unit
+// cannot pass between two crashes.
+class UnitWatch {
+ public:
+  UnitWatch(std::vector<std::string> units, std::chrono::milliseconds settle)
+      : units_(std::move(units)), settle_(settle) {}
+
+  GateVerdict Check(Transport& t, const std::string& host) {
+    std::string cmd =
+        "systemctl show -p LoadState,ActiveState,SubState,NRestarts";
+    for (const std::string& u : units_) cmd += " " + u + ".service";
+    auto r = t.Exec(cmd);
+    if (!r) return Failv(host, r.error().message);
+    auto states = ParseSystemctlShow(r->out);
+    if (r->exit_code != 0 || states.size() != units_.size()) {
+      return Failv(host, "systemctl show failed: " + Trim(r->err + r->out));
+    }
+    auto now = Clock::now();
+    std::vector<std::string> ok;
+    for (size_t i = 0; i < units_.size(); ++i) {
+      const std::string& unit = units_[i];
+      const UnitState& s = states[i];
+      Seen& seen = seen_[unit];
+      if (s.load_state == "not-found") {
+        seen = {};
+        return Failv(host, unit + ": not installed (no unit file)", unit);
+      }
+      bool restarting = s.sub_state == "auto-restart" ||
+                        (seen.polls > 0 && s.n_restarts != seen.restarts);
+      if (s.active_state != "active" || restarting) {
+        std::string what =
+            unit + ": " + s.active_state + " (" + s.sub_state + ")";
+        if (s.n_restarts > 0) {
+          what += ", restarted " + std::to_string(s.n_restarts) + " times";
+        }
+        if (restarting) what += ": crash-looping";
+        seen = {0, s.n_restarts, now};
+        return Failv(host, what, unit);
+      }
+      if (seen.polls == 0) seen.since = now;
+      ++seen.polls;
+      seen.restarts = s.n_restarts;
+      if (seen.polls < 2 || now - seen.since < settle_) {
+        return Failv(host, unit + ": active, waiting to see it stay up", unit);
+      }
+      ok.push_back(unit + " active (" + s.sub_state + ")");
+    }
+    return Pass(host, Join(ok));
+  }
+
+ private:
+  struct Seen {
+    int polls = 0;
+    int restarts = -1;
+    Clock::time_point since{};
+  };
+  std::vector<std::string> units_;
+  std::chrono::milliseconds settle_;
+  std::map<std::string, Seen> seen_;
+};
+
+// Wraps a check so it first requires the gate's units (if any) on that host.
+std::function<GateVerdict(Transport*)> WithUnits(
+    const std::vector<std::string>& units, std::chrono::milliseconds settle,
+    const std::string& host, std::function<GateVerdict(Transport*)> then) {
+  if (units.empty()) return then;
+  auto watch = std::make_shared<UnitWatch>(units, settle);
+  return [watch, host, then](Transport* t) {
+    GateVerdict v = watch->Check(*t, host);
+    if (!v.ok) return v;
+    GateVerdict w = then(t);
+    if (w.ok) w.detail = v.detail + "; " + w.detail;
+    return w;
+  };
+}
+
+std::string HttpDetail(const std::string& what, const Result<HttpResponse>& r) {
+  if (!r) return what + ": " + r.error().message;
+  std::string body = Trim(r->body.substr(0, 200));
+  return what + ": HTTP " + std::to_string(r->status) +
+         (body.empty() ? "" : " " + body);
+}
+
+std::vector<std::string> UnitsOnHost(const Phase& phase,
+                                     const std::string& host) {
+  // The gate names the phase's units; a host runs those of them that its steps
+  // install.
+  std::set<std::string> installed;
+  for (const Step& s : phase.steps) {
+    if (s.host == host && s.kind == StepKind::kSystemd)
+      installed.insert(s.unit);
+  }
+  std::vector<std::string> out;
+  for (const std::string& u : phase.gate.units) {
+    if (installed.empty() || installed.contains(u)) out.push_back(u);
+  }
+  return out;
+}
+
+int HealthzPortFor(const std::string& unit) {
+  if (unit == "kube-controller-manager") return 10257;
+  if (unit == "kube-scheduler") return 10259;
+  if (unit == "kubelet")
+    return 10248;  // plain HTTP in real kubelets; only used when named
+  return 0;
+}
+
+std::string Arch(std::string uname) {
+  uname = Trim(uname);
+  if (uname == "aarch64" || uname == "arm64") return "arm64";
+  if (uname == "x86_64" || uname == "amd64") return "amd64";
+  return uname;
+}
+
+// Which process may hold a port before or after bootstrap: ours.
+std::map<int, std::vector<std::string>> OurPorts(const GateHost& h) {
+  std::map<int, std::vector<std::string>> out;
+  if (h.Has(Role::kEtcd)) out[2379] = out[2380] = {"etcd"};
+  if (h.Has(Role::kControlplane)) out[6443] = {"kube-apiserver"};
+  if (h.Has(Role::kWorker)) out[10250] = {"kubelet"};
+  return out;
+}
+
+GateVerdict PreflightCheck(Transport& t, const GateHost& h,
+                           const std::string& expected_arch) {
+  std::vector<std::string> facts;
+  auto uname = t.Exec("uname -m");
+  if (!uname) return Failv(h.name, uname.error().message);
+  std::string arch = Arch(uname->out);
+  if (!expected_arch.empty() && arch != Arch(expected_arch)) {
+    return Failv(h.name, "CPU architecture is " + Trim(uname->out) +
+                             " but the artifacts are " + expected_arch);
+  }
+  facts.push_back(Trim(uname->out));
+  auto systemd = t.Exec("test -d /run/systemd/system && systemctl --version");
+  if (!systemd) return Failv(h.name, systemd.error().message);
+  if (systemd->exit_code != 0) {
+    return Failv(
+        h.name, "systemd is not running on this host (no /run/systemd/system)");
+  }
+  facts.push_back(
+      Trim(Lines(systemd->out).empty() ? "systemd" : Lines(systemd->out)[0]));
+
+  auto before = std::chrono::system_clock::now();
+  auto date = t.Exec("date +%s.%N");
+  auto after = std::chrono::system_clock::now();
+  if (!date) return Failv(h.name, date.error().message);
+  double remote = std::strtod(Trim(date->out).c_str(), nullptr);
+  double local = std::chrono::duration<double>(
+                     (before + (after - before) / 2).time_since_epoch())
+                     .count();
+  double skew = remote - local;
+  if (date->exit_code != 0 || remote <= 0) {
+    return Failv(
+        h.name, "cannot read the host's clock: " + Trim(date->err + date->out));
+  }
+  if (std::fabs(skew) >= 1.0) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf,
+                  "clock skew %.1f s (host %s); certificates need < 1 s",
+                  std::fabs(skew), skew > 0 ? "ahead" : "behind");
+    return Failv(h.name, buf);
+  }
+  char skew_text[48];
+  std::snprintf(skew_text, sizeof skew_text, "clock skew %.0f ms",
+                std::fabs(skew) * 1000);
+  facts.push_back(skew_text);
+
+  auto ss = t.Exec("ss -Htlnp");
+  if (!ss) return Failv(h.name, ss.error().message);
+  if (ss->exit_code != 0) {
+    return Failv(h.name, "`ss -Htlnp` failed (is iproute2 installed?): " +
+                             Trim(ss->err));
+  }
+  auto listening = ParseListeningPorts(ss->out);
+  for (const auto& [port, owners] : OurPorts(h)) {
+    auto it = listening.find(port);
+    if (it == listening.end()) continue;
+    if (std::ranges::find(owners, it->second) == owners.end()) {
+      return Failv(h.name,
+                   "port " + std::to_string(port) + " is held by " +
+                       (it->second.empty() ? "another process" : it->second) +
+                       ", not by " + owners[0]);
+    }
+  }
+  facts.push_back("ports free or ours");
+  return Pass(h.name, Join(facts));
+}
+
+GateVerdict FilesCheck(Transport& t, const Phase& phase,
+                       const std::string& host) {
+  std::vector<const Step*> files;
+  for (const Step& s : phase.steps) {
+    if (s.host == host &&
+        (s.kind == StepKind::kUpload || s.kind == StepKind::kRender)) {
+      files.push_back(&s);
+    }
+  }
+  if (files.empty()) return Pass(host, "no files");
+  std::vector<std::string> paths;
+  std::string stat_cmd = "stat -c '%a %U:%G %n'";
+  for (const Step* s : files) {
+    paths.push_back(s->dest);
+    stat_cmd += " " + s->dest;
+  }
+  auto shas = t.Sha256Of(paths);
+  if (!shas) return Failv(host, shas.error().message);
+  auto stat = t.Exec(stat_cmd + " 2>/dev/null");
+  if (!stat) return Failv(host, stat.error().message);
+  std::map<std::string, std::pair<std::string, std::string>>
+      modes;  // path -> (mode, owner)
+  for (const std::string& line : Lines(stat->out)) {
+    std::istringstream in(line);
+    std::string mode, owner, path;
+    in >> mode >> owner;
+    std::getline(in >> std::ws, path);
+    modes[path] = {mode, owner};
+  }
+  std::vector<std::string> problems;
+  for (const Step* s : files) {
+    auto sha = shas->find(s->dest);
+    if (sha == shas->end()) {
+      problems.push_back("missing " + s->dest);
+      continue;
+    }
+    if (!s->sha256.empty() && sha->second != s->sha256) {
+      problems.push_back("content differs: " + s->dest);
+      continue;
+    }
+    char want[16];
+    std::snprintf(want, sizeof want, "%o", s->mode);
+    auto m = modes.find(s->dest);
+    if (m == modes.end()) {
+      problems.push_back("cannot stat " + s->dest);
+    } else if (m->second.first != want) {
+      problems.push_back("mode " + m->second.first + ", want " + want + ": " +
+                         s->dest);
+    } else if (!s->owner.empty() && m->second.second != s->owner) {
+      problems.push_back("owner " + m->second.second + ", want " + s->owner +
+                         ": " + s->dest);
+    }
+  }
+  if (!problems.empty()) return Failv(host, Join(problems, "; "));
+  return Pass(host, std::to_string(files.size()) +
+                        " files present with sha256 and mode");
+}
+
+GateVerdict TcpCheck(Transport& t, const GateHost& h, int port) {
+  std::string last;
+  for (const std::string& addr : {h.address, std::string("127.0.0.1")}) {
+    auto tunnel = t.OpenTunnel(addr, port);
+    if (tunnel)
+      return Pass(h.name, addr + ":" + std::to_string(port) + " open");
+    last = tunnel.error().message;
+  }
+  return Failv(h.name, "port " + std::to_string(port) + " not open: " + last);
+}
+
+GateVerdict EtcdCheck(Transport& t, const GateHost& h, const fs::path& state,
+                      bool member_list, size_t want_members) {
+  auto health =
+      HttpsVia(t, h.address, kEtcdClientPort, EtcdClientTls(state, h.address),
+               HttpRequest{"GET", "/health", {}, {}, {}});
+  if (!health || health->status != 200)
+    return Failv(h.name, HttpDetail("/health", health), "etcd");
+  json body = json::parse(health->body, nullptr, false);
+  if (body.is_discarded() || body.value("health", "") != "true") {
+    return Failv(h.name, "/health: " + Trim(health->body), "etcd");
+  }
+  if (!member_list) return Pass(h.name, "/health true");
+  HttpRequest list{
+      "POST", "/v3/cluster/member/list", "{}", "application/json", {}};
+  auto members = HttpsVia(t, h.address, kEtcdClientPort,
+                          EtcdClientTls(state, h.address), list);
+  if (!members || members->status != 200) {
+    return Failv(h.name, HttpDetail("member list", members), "etcd");
+  }
+  json mj = json::parse(members->body, nullptr, false);
+  if (mj.is_discarded() || !mj.contains("members") ||
+      !mj["members"].is_array()) {
+    return Failv(
+        h.name,
+        "member list: unexpected answer " + members->body.substr(0, 200),
+        "etcd");
+  }
+  std::vector<std::string> started, unstarted;
+  for (const json& m : mj["members"]) {
+    // An added member that never started has no name yet (etcd's own rule in
+    // member list).
+    std::string name = m.value("name", "");
+    if (name.empty()) {
+      unstarted.push_back(m.contains("peerURLs") ? m["peerURLs"].dump() : "?");
+    } else {
+      started.push_back(name);
+    }
+  }
+  if (started.size() != want_members) {
+    return Failv(
+        h.name,
+        "member list: " + std::to_string(started.size()) + " of " +
+            std::to_string(want_members) + " members started (" +
+            Join(started) + ")" +
+            (unstarted.empty() ? "" : "; unstarted: " + Join(unstarted)),
+        "etcd");
+  }
+  return Pass(h.name,
+              "/health true; member list: " + std::to_string(started.size()) +
+                  "/" + std::to_string(want_members) + " started");
+}
+
+std::vector<ApiObject> RbacObjects(const GateContext& ctx) {
+  if (!ctx.rbac_manifest.empty()) {
+    auto objs = ParseManifest(ctx.rbac_manifest, "rbac manifest");
+    if (objs) return *objs;
+  }
+  // The objects the hard way creates (kube-apiserver-to-kubelet.yaml).
+  return {
+      {"ClusterRole",
+       "system:kube-apiserver-to-kubelet",
+       "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+       {}},
+      {"ClusterRoleBinding",
+       "system:kube-apiserver",
+       "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+       {}},
+  };
+}
+
+GateVerdict RbacCheck(Transport& t, const GateHost& api,
+                      const GateContext& ctx) {
+  std::vector<std::string> found, problems;
+  for (const ApiObject& o : RbacObjects(ctx)) {
+    auto r = HttpsVia(t, api.address, kApiserverPort,
+                      AdminTls(ctx.state_dir, api.address),
+                      HttpRequest{"GET", o.path(), {}, {}, {}});
+    if (r && r->status == 200) {
+      found.push_back(o.kind + " " + o.name);
+    } else if (r && r->status == 404) {
+      problems.push_back(o.kind + " " + o.name + " missing");
+    } else {
+      problems.push_back(HttpDetail(o.kind + " " + o.name, r));
+    }
+  }
+  if (!problems.empty())
+    return Failv(api.name, Join(problems, "; "), "kube-apiserver");
+  return Pass(api.name, Join(found) + " exist");
+}
+
+GateVerdict NodesCheck(Transport& t, const GateHost& api,
+                       const GateContext& ctx,
+                       const std::vector<std::string>& workers) {
+  auto r = HttpsVia(t, api.address, kApiserverPort,
+                    AdminTls(ctx.state_dir, api.address),
+                    HttpRequest{"GET", "/api/v1/nodes", {}, {}, {}});
+  if (!r || r->status != 200)
+    return Failv("", HttpDetail("GET /api/v1/nodes", r));
+  json j = json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || !j.contains("items")) {
+    return Failv(
+        "", "GET /api/v1/nodes: unexpected answer " + r->body.substr(0, 200));
+  }
+  std::map<std::string, std::string> ready;  // node -> Ready status
+  for (const json& item : j["items"]) {
+    std::string name = item.value("metadata", json::object()).value("name", "");
+    std::string status = "Unknown (no Ready condition)";
+    if (item.contains("status") && item["status"].contains("conditions")) {
+      for (const json& c : item["status"]["conditions"]) {
+        if (c.value("type", "") == "Ready") {
+          status = c.value("status", "Unknown");
+          if (status != "True" && c.contains("message")) {
+            status += " (" + c.value("message", "") + ")";
+          }
+        }
+      }
+    }
+    ready[name] = status;
+  }
+  std::vector<std::string> problems;
+  for (const std::string& w : workers) {
+    auto it = ready.find(w);
+    if (it == ready.end())
+      problems.push_back(w + " not registered");
+    else if (it->second != "True")
+      problems.push_back(w + " Ready=" + it->second);
+  }
+  if (!problems.empty())
+    return Failv("", "nodes: " + Join(problems, "; "), "kubelet");
+  return Pass("", std::to_string(workers.size()) + " node(s) Ready");
+}
+
+GateVerdict RoutesCheck(Transport& t, const GateHost& h, const Topology& topo) {
+  auto r = t.Exec("ip route");
+  if (!r) return Failv(h.name, r.error().message);
+  if (r->exit_code != 0)
+    return Failv(h.name, "`ip route` failed: " + Trim(r->err));
+  std::vector<std::string> routes = Lines(r->out);
+  std::vector<std::string> missing;
+  size_t want = 0;
+  for (const GateHost& other : topo.hosts) {
+    if (other.name == h.name || !other.pod_cidr) continue;
+    ++want;
+    std::string cidr = other.pod_cidr->ToString();
+    bool found = std::ranges::any_of(routes, [&](const std::string& line) {
+      return line.starts_with(cidr + " ");
+    });
+    if (!found) missing.push_back(cidr + " (" + other.name + ")");
+  }
+  if (!missing.empty()) return Failv(h.name, "no route to " + Join(missing));
+  return Pass(h.name, std::to_string(want) + " pod route(s)");
+}
+
+// Local: every certificate in the state dir verifies against its CA and its key
+// matches.
+GateVerdict PkiCheck(const fs::path& state) {
+  fs::path pki = state / "pki";
+  std::error_code ec;
+  if (!fs::is_directory(pki, ec))
+    return Failv("local", "no PKI in " + pki.string());
+  std::vector<std::string> problems;
+  int checked = 0;
+  auto load = [](const fs::path& p) -> X509* {
+    FILE* f = std::fopen(p.c_str(), "r");
+    if (!f) return nullptr;
+    X509* c = PEM_read_X509(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    return c;
+  };
+  for (const fs::path& ca :
+       {pki / "ca.crt", pki / "front-proxy-ca.crt", pki / "etcd/ca.crt"}) {
+    if (!fs::exists(ca, ec)) problems.push_back("missing " + ca.string());
+  }
+  for (auto it = fs::recursive_directory_iterator(pki, ec); it != fs::end(it);
+       ++it) {
+    const fs::path& p = it->path();
+    std::string name = p.filename().string();
+    if (p.extension() != ".crt" || name == "ca.crt" ||
+        name == "front-proxy-ca.crt")
+      continue;
+    fs::path ca = p.parent_path().filename() == "etcd" ? pki / "etcd/ca.crt"
+                  : name.starts_with("front-proxy") ? pki / "front-proxy-ca.crt"
+                                                    : pki / "ca.crt";
+    X509* cert = load(p);
+    X509* ca_cert = load(ca);
+    ++checked;
+    if (!cert || !ca_cert) {
+      problems.push_back(std::string("cannot read ") +
+                         (cert ? ca.string() : p.string()));
+    } else {
+      X509_STORE* store = X509_STORE_new();
+      X509_STORE_add_cert(store, ca_cert);
+      X509_STORE_CTX* vctx = X509_STORE_CTX_new();
+      X509_STORE_CTX_init(vctx, store, cert, nullptr);
+      if (X509_verify_cert(vctx) != 1) {
+        TlsOptions opts;
+        opts.ca_file = ca;
+        problems.push_back(
+            p.filename().string() + ": " +
+            DescribeVerifyError(X509_STORE_CTX_get_error(vctx),
+                                X509_STORE_CTX_get_current_cert(vctx), opts));
+      }
+      X509_STORE_CTX_free(vctx);
+      X509_STORE_free(store);
+      fs::path key_path = p;
+      key_path.replace_extension(".key");
+      FILE* kf = std::fopen(key_path.c_str(), "r");
+      EVP_PKEY* key =
+          kf ? PEM_read_PrivateKey(kf, nullptr, nullptr, nullptr) : nullptr;
+      if (kf) std::fclose(kf);
+      if (!key) {
+        problems.push_back("cannot read key " + key_path.string());
+      } else if (X509_check_private_key(cert, key) != 1) {
+        problems.push_back(key_path.filename().string() + " does not match " +
+                           name);
+      }
+      EVP_PKEY_free(key);
+    }
+    X509_free(cert);
+    X509_free(ca_cert);
+  }
+  ERR_clear_error();
+  if (!problems.empty()) return Failv("local", Join(problems, "; "));
+  return Pass("local", std::to_string(checked) +
+                           " certificates verify against their CA");
+}
+
+const GateHost* ApiHost(const Phase& phase, const Topology& topo) {
+  for (const std::string& name : phase.hosts) {
+    const GateHost* h = topo.host(name);
+    if (h && h->Has(Role::kControlplane)) return h;
+  }
+  auto controllers = topo.with(Role::kControlplane);
+  return controllers.empty() ? nullptr : controllers.front();
+}
+
+std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
+  const Gate& gate = phase.gate;
+  const Topology& topo = *ctx.topology;
+  std::vector<Probe> probes;
+  auto each_host = [&](auto make) {
+    for (const std::string& name : phase.hosts) {
+      const GateHost* h = topo.host(name);
+      GateHost fallback{name, name, {}, {}};
+      const GateHost& host = h ? *h : fallback;
+      auto units = UnitsOnHost(phase, name);
+      probes.push_back(Probe{name,
+                             name,
+                             units.empty() ? "" : units.front(),
+                             WithUnits(units, ctx.settle, name, make(host)),
+                             {},
+                             false});
+    }
+  };
+  switch (gate.kind) {
+    case GateKind::kNone:
+      break;
+    case GateKind::kPkiValid: {
+      fs::path state = ctx.state_dir;
+      probes.push_back(Probe{"",
+                             "local",
+                             "",
+                             [state](Transport*) { return PkiCheck(state); },
+                             {},
+                             false});
+      break;
+    }
+    case GateKind::kPreflight:
+      each_host([&](const GateHost& h) {
+        std::string arch = ctx.expected_arch;
+        return [h, arch](Transport* t) { return PreflightCheck(*t, h, arch); };
+      });
+      break;
+    case GateKind::kFilesPresent:
+      each_host([&](const GateHost& h) {
+        const Phase* p = &phase;
+        return [p, h](Transport* t) { return FilesCheck(*t, *p, h.name); };
+      });
+      break;
+    case GateKind::kUnitActive:
+      each_host([](const GateHost& h) {
+        return [h](Transport*) { return Pass(h.name, "ok"); };
+      });
+      break;
+    case GateKind::kTcpPort:
+      each_host([&](const GateHost& h) {
+        int port = gate.port;
+        return [h, port](Transport* t) { return TcpCheck(*t, h, port); };
+      });
+      break;
+    case GateKind::kEtcdHealthy: {
+      size_t want = topo.with(Role::kEtcd).size();
+      if (want == 0) want = phase.hosts.size();
+      bool first = true;
+      each_host([&](const GateHost& h) {
+        bool list = first;
+        first = false;
+        fs::path state = ctx.state_dir;
+        return [h, state, list, want](Transport* t) {
+          return EtcdCheck(*t, h, state, list, want);
+        };
+      });
+      break;
+    }
+    case GateKind::kApiserverReady:
+      each_host([&](const GateHost& h) {
+        fs::path state = ctx.state_dir;
+        return [h, state](Transport* t) {
+          auto r = HttpsVia(*t, h.address, kApiserverPort,
+                            AdminTls(state, h.address),
+                            HttpRequest{"GET", "/readyz", {}, {}, {}});
+          if (r && r->status == 200) return Pass(h.name, "/readyz 200");
+          return Failv(h.name, HttpDetail("/readyz", r), "kube-apiserver");
+        };
+      });
+      break;
+    case GateKind::kHealthz:
+      each_host([&](const GateHost& h) {
+        std::vector<int> ports;
+        if (gate.port > 0)
+          ports.push_back(gate.port);
+        else
+          for (const std::string& u : UnitsOnHost(phase, h.name))
+            if (int p = HealthzPortFor(u); p > 0 && u != "kubelet")
+              ports.push_back(p);
+        return [h, ports](Transport* t) {
+          std::vector<std::string> ok;
+          for (int port : ports) {
+            // controller-manager and scheduler serve a self-signed certificate
+            // they make in memory at start (no --tls-cert-file in the hard
+            // way), so there is no CA to verify against; we still speak TLS,
+            // which is all these ports accept.
+            TlsOptions tls;
+            tls.verify = false;
+            auto r = HttpsVia(*t, "127.0.0.1", port, tls,
+                              HttpRequest{"GET", "/healthz", {}, {}, {}});
+            if (!r || r->status != 200) {
+              return Failv(
+                  h.name,
+                  HttpDetail(":" + std::to_string(port) + "/healthz", r));
+            }
+            ok.push_back(":" + std::to_string(port) + "/healthz ok");
+          }
+          return Pass(h.name, ok.empty() ? "no health port" : Join(ok));
+        };
+      });
+      break;
+    case GateKind::kRbacPresent: {
+      const GateHost* api = ApiHost(phase, topo);
+      if (!api) break;
+      GateHost h = *api;
+      const GateContext* c = &ctx;
+      probes.push_back(
+          Probe{h.name,
+                h.name,
+                "kube-apiserver",
+                [h, c](Transport* t) { return RbacCheck(*t, h, *c); },
+                {},
+                false});
+      break;
+    }
+    case GateKind::kNodesReady: {
+      each_host([](const GateHost& h) {
+        return [h](Transport*) { return Pass(h.name, "ok"); };
+      });
+      std::erase_if(probes, [&](const Probe& p) {
+        return UnitsOnHost(phase, p.host).empty();
+      });
+      const GateHost* api = ApiHost(phase, topo);
+      if (!api) break;
+      GateHost h = *api;
+      const GateContext* c = &ctx;
+      std::vector<std::string> workers;
+      for (const std::string& name : phase.hosts) {
+        const GateHost* w = topo.host(name);
+        if (!w || w->Has(Role::kWorker)) workers.push_back(name);
+      }
+      probes.push_back(Probe{h.name,
+                             "cluster",
+                             "",
+                             [h, c, workers](Transport* t) {
+                               GateVerdict v = NodesCheck(*t, h, *c, workers);
+                               v.host = "cluster";
+                               return v;
+                             },
+                             {},
+                             false});
+      break;
+    }
+    case GateKind::kPodRoutes:
+      each_host([&](const GateHost& h) {
+        const Topology* tp = &topo;
+        return [h, tp](Transport* t) { return RoutesCheck(*t, h, *tp); };
+      });
+      break;
+  }
+  return probes;
+}
+
+bool Interrupted(const GateContext& ctx) {
+  return ctx.interrupted && ctx.interrupted->load();
+}
+
+}  // namespace
+
+bool GateHost::Has(Role role) const {
+  return std::ranges::find(roles, role) != roles.end();
+}
+
+const GateHost* Topology::host(std::string_view name) const {
+  for (const GateHost& h : hosts) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+std::vector<const GateHost*> Topology::with(Role role) const {
+  std::vector<const GateHost*> out;
+  for (const GateHost& h : hosts) {
+    if (h.Has(role)) out.push_back(&h);
+  }
+  return out;
+}
+
+TlsOptions EtcdClientTls(const fs::path& state_dir,
+                         const std::string& address) {
+  TlsOptions t;
+  t.ca_file = state_dir / "pki/etcd/ca.crt";
+  t.expected_name = address;
+  t.cert_file = state_dir / "pki/etcd/healthcheck-client.crt";
+  t.key_file = state_dir / "pki/etcd/healthcheck-client.key";
+  return t;
+}
+
+TlsOptions AdminTls(const fs::path& state_dir, const std::string& address) {
+  TlsOptions t;
+  t.ca_file = state_dir / "pki/ca.crt";
+  t.expected_name = address;
+  t.cert_file = state_dir / "pki/admin.crt";
+  t.key_file = state_dir / "pki/admin.key";
+  return t;
+}
+
+std::vector<UnitState> ParseSystemctlShow(const std::string& out) {
+  std::vector<UnitState> states;
+  bool open = false;
+  for (const std::string& raw : Lines(out + "\n")) {
+    std::string line = Trim(raw);
+    if (line.empty()) {
+      open = false;
+      continue;
+    }
+    if (!open) {
+      states.emplace_back();
+      open = true;
+    }
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    UnitState& s = states.back();
+    if (key == "ActiveState")
+      s.active_state = value;
+    else if (key == "SubState")
+      s.sub_state = value;
+    else if (key == "LoadState")
+      s.load_state = value;
+    else if (key == "UnitFileState")
+      s.unit_file_state = value;
+    else if (key == "NRestarts")
+      s.n_restarts = value.empty() ? -1 : std::atoi(value.c_str());
+  }
+  return states;
+}
+
+std::map<int, std::string> ParseListeningPorts(const std::string& ss_out) {
+  std::map<int, std::string> out;
+  for (const std::string& line : Lines(ss_out)) {
+    std::istringstream in(line);
+    std::string state, recvq, sendq, local, peer;
+    if (!(in >> state >> recvq >> sendq >> local >> peer)) continue;
+    size_t colon = local.rfind(':');
+    if (colon == std::string::npos) continue;
+    int port = std::atoi(local.c_str() + colon + 1);
+    std::string rest;
+    std::getline(in, rest);
+    std::string owner;
+    size_t q = rest.find("((\"");
+    if (q != std::string::npos) {
+      size_t end = rest.find('"', q + 3);
+      owner = rest.substr(q + 3, end - q - 3);
+    }
+    if (!out.contains(port) || out[port].empty()) out[port] = owner;
+  }
+  return out;
+}
+
+std::string UnitDiagnostics(Transport& t, const std::string& unit) {
+  std::string out;
+  for (const std::string& cmd :
+       {"systemctl status " + unit + ".service --no-pager",
+        "journalctl -u " + unit + ".service -n 50 --no-pager"}) {
+    out += "$ " + cmd + "\n";
+    auto r = t.Exec(cmd);
+    if (!r) {
+      out += "(failed: " + r.error().message + ")\n";
+      continue;
+    }
+    out += r->out + r->err;
+    if (!out.ends_with('\n')) out += "\n";
+  }
+  return out;
+}
+
+GateReport RunGate(const Phase& phase, const GateContext& ctx,
+                   std::optional<std::chrono::milliseconds> timeout) {
+  GateReport report;
+  report.phase = phase.name;
+  report.kind = phase.gate.kind;
+  report.description = phase.gate.description.empty()
+                           ? std::string(GateKindName(phase.gate.kind))
+                           : phase.gate.description;
+  if (phase.gate.kind == GateKind::kNone) return report;
+  Topology empty;
+  GateContext c = ctx;
+  if (!c.topology) c.topology = &empty;
+  std::vector<Probe> probes = BuildProbes(phase, c);
+  auto start = Clock::now();
+  auto deadline = start + timeout.value_or(phase.gate.timeout);
+
+  // One thread per transport, so a host's connection is only ever used by one
+  // thread.
+  std::map<std::string, std::vector<Probe*>> groups;
+  for (Probe& p : probes) groups[p.via].push_back(&p);
+  std::vector<std::vector<Probe*>*> work;
+  for (auto& [via, g] : groups) work.push_back(&g);
+  std::atomic<size_t> next{0};
+  std::atomic<int> max_attempts{0};
+
+  auto run_group = [&](std::vector<Probe*>& group) {
+    std::mt19937 rng(std::random_device{}());
+    int attempts = 0;
+    const std::string via = group.front()->via;
+    Transport* t = nullptr;
+    while (true) {
+      ++attempts;
+      t = nullptr;
+      if (!via.empty()) {
+        if (!c.transports) {
+          for (Probe* p : group) p->last = Failv(p->host, "no transport");
+          break;
+        }
+        auto got = c.transports->Get(via);
+        if (!got) {
+          for (Probe* p : group) {
+            if (!p->done) p->last = Failv(p->host, got.error().message);
+          }
+        } else {
+          t = *got;
+        }
+      }
+      bool all = true;
+      for (Probe* p : group) {
+        if (p->done) continue;
+        if (via.empty() || t) {
+          p->last = p->check(t);
+          p->done = p->last.ok;
+        }
+        all = all && p->done;
+      }
+      if (all || Clock::now() >= deadline || Interrupted(c)) break;
+      auto poll = std::max<long>(c.poll.count(), 2);
+      std::uniform_int_distribution<long> jitter(poll / 2, poll);
+      auto wake = std::min(
+          Clock::now() + std::chrono::milliseconds(jitter(rng)), deadline);
+      while (Clock::now() < wake && !Interrupted(c)) {
+        std::this_thread::sleep_for(std::min<Clock::duration>(
+            wake - Clock::now(), std::chrono::milliseconds(50)));
+      }
+    }
+    int prev = max_attempts.load();
+    while (prev < attempts &&
+           !max_attempts.compare_exchange_weak(prev, attempts)) {
+    }
+    // Diagnostics from the failing host, while we hold its transport.
+    if (c.diagnostics && t) {
+      for (Probe* p : group) {
+        if (p->done || (p->last.unit.empty() && p->unit.empty())) continue;
+        std::string unit = p->last.unit.empty() ? p->unit : p->last.unit;
+        p->last.unit = unit;
+        p->last.diagnostics = UnitDiagnostics(*t, unit);
+      }
+    }
+  };
+  size_t threads = std::min<size_t>(
+      work.size(), static_cast<size_t>(std::max(1, c.parallel)));
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < threads; ++i) {
+    pool.emplace_back([&] {
+      for (size_t k; (k = next.fetch_add(1)) < work.size();)
+        run_group(*work[k]);
+    });
+  }
+  for (std::thread& th : pool) th.join();
+
+  report.attempts = max_attempts.load();
+  report.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      Clock::now() - start);
+  report.interrupted = Interrupted(c);
+  for (Probe& p : probes) {
+    if (p.last.host.empty()) p.last.host = p.host;
+    report.ok = report.ok && p.done;
+    report.verdicts.push_back(p.last);
+  }
+  if (probes.empty()) {
+    report.ok = false;
+    report.verdicts.push_back(Failv("", "no host to check this gate on"));
+  }
+  return report;
+}
+
+}  // namespace hardway

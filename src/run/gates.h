@@ -1,0 +1,98 @@
+// Health gates: named predicates retried (every <= 250 ms, with jitter) until a
+// deadline. Each gate checks every host of its phase through that host's own
+// SSH connection: systemd units active and not restarting, ports open, HTTPS
+// with the right CA, name and client certificate (etcd /health and member list,
+// apiserver /readyz, /healthz, RBAC objects, nodes Ready), pod routes, uploaded
+// files, preflight facts. A failing verdict carries the unit's status and
+// journal so the user sees why without logging in.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "inventory/cluster.h"
+#include "remote/transport.h"
+#include "run/outcome.h"
+
+namespace hardway {
+
+// The part of the Cluster the gates need; tests build it by hand.
+struct GateHost {
+  std::string name;
+  std::string address;
+  std::vector<Role> roles;
+  std::optional<Cidr> pod_cidr;
+  bool Has(Role role) const;
+};
+
+struct Topology {
+  std::vector<GateHost> hosts;  // inventory order
+  const GateHost* host(std::string_view name) const;
+  std::vector<const GateHost*> with(Role role) const;
+};
+
+Topology TopologyOf(const Cluster& cluster);  // topology.cc
+
+// The transport of a host, connected on first use and kept (the runner's pool).
+class TransportSource {
+ public:
+  virtual ~TransportSource() = default;
+  virtual Result<Transport*> Get(const std::string& host) = 0;
+};
+
+struct GateContext {
+  const Topology* topology = nullptr;
+  std::filesystem::path state_dir;
+  TransportSource* transports = nullptr;
+  const Plan* plan = nullptr;
+  std::string expected_arch;  // preflight: `uname -m` of the artifacts; empty:
+                              // not checked
+  std::chrono::milliseconds poll{
+      250};  // retry interval (jittered down to half)
+  std::chrono::milliseconds settle{
+      1000};  // a unit must stay up, restart count still, this long
+  const std::atomic<bool>* interrupted = nullptr;
+  std::string
+      rbac_manifest;  // YAML of the objects the rbac gate expects (and applies)
+  int parallel = 16;
+  bool diagnostics =
+      true;  // fetch systemctl status + journal for failing units
+};
+
+// Runs the phase's gate until it passes or `timeout` (default: the gate's own)
+// runs out.
+GateReport RunGate(
+    const Phase& phase, const GateContext& ctx,
+    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+// `systemctl status UNIT --no-pager` and `journalctl -u UNIT -n 50 --no-pager`
+// of a host.
+std::string UnitDiagnostics(Transport& transport, const std::string& unit);
+
+// Paths in the state dir the gates use.
+struct TlsOptions;
+TlsOptions EtcdClientTls(const std::filesystem::path& state_dir,
+                         const std::string& address);
+TlsOptions AdminTls(const std::filesystem::path& state_dir,
+                    const std::string& address);
+
+// Parsed `systemctl show -p ActiveState,SubState,NRestarts,LoadState U...`
+// blocks.
+struct UnitState {
+  std::string active_state;
+  std::string sub_state;
+  std::string load_state;
+  std::string unit_file_state;  // "enabled", "disabled", "static", ""
+  int n_restarts = -1;
+};
+std::vector<UnitState> ParseSystemctlShow(const std::string& out);
+
+// The owning process of each listening TCP port in `ss -Htlnp` output.
+std::map<int, std::string> ParseListeningPorts(const std::string& ss_out);
+
+}  // namespace hardway

@@ -1,0 +1,734 @@
+// Pending restarts. A unit must restart when a file it watches changed, but
+// "changed" is only visible while uploading: if a run uploads a new
+// etcd.service and then fails (or is interrupted) before the etcd phase, the
+// next run finds the sha256 already matching and would never restart etcd. So
+// before uploading a changed file the runner touches a marker
+// /var/lib/hardway/pending-restart/<unit> on the host for every unit watching
+// it (one Exec per host and phase), and the systemd step restarts a unit whose
+// marker exists, then removes the marker in the same command. The marker is
+// read in the same Sha256Of call as the upload destinations, so it costs no
+// extra round trip. Markers are written before the upload, so an interruption
+// between the two can only cause one extra restart, never a missed one.
+// (Comparing the unit's start time with file mtimes was the alternative; it
+// breaks with clock skew and with files whose mtime the upload preserves, and
+// needs a stat per file.)
+#include "run/runner.h"
+
+#include <algorithm>
+#include <fstream>
+#include <istream>
+#include <ostream>
+#include <set>
+#include <thread>
+
+#include "run/rbac.h"
+
+namespace hardway {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds Since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                               t);
+}
+
+std::string MarkerPath(const std::string& unit) {
+  return std::string(kPendingRestartDir) + "/" + unit;
+}
+
+std::string LastLines(const std::string& text, size_t n) {
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    if (nl > pos) lines.push_back(text.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  std::string out;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size();
+       ++i) {
+    out += (out.empty() ? "" : "\n  ") + lines[i];
+  }
+  return out;
+}
+
+bool IsFileStep(const Step& s) {
+  return s.kind == StepKind::kUpload || s.kind == StepKind::kRender;
+}
+
+std::vector<std::string> HostsOf(const Phase& phase) {
+  std::vector<std::string> hosts = phase.hosts;
+  for (const Step& s : phase.steps) {
+    if (!s.host.empty() && std::ranges::find(hosts, s.host) == hosts.end()) {
+      hosts.push_back(s.host);
+    }
+  }
+  return hosts;
+}
+
+}  // namespace
+
+Result<Transport*> TransportPool::Get(const std::string& host) {
+  Slot* slot;
+  {
+    std::lock_guard lock(mu_);
+    auto& s = slots_[host];
+    if (!s) s = std::make_unique<Slot>();
+    slot = s.get();
+  }
+  // Per-host lock: hosts connect in parallel, a host connects once.
+  std::lock_guard lock(slot->mu);
+  if (!slot->transport) {
+    auto t = factory_(host);
+    if (!t) return std::unexpected(t.error());
+    slot->transport = std::move(*t);
+  }
+  return slot->transport.get();
+}
+
+Result<std::vector<const Phase*>> SelectPhases(const Plan& plan,
+                                               const std::string& only,
+                                               const std::string& from) {
+  auto unknown = [&](const std::string& name) {
+    std::string names;
+    for (const Phase& p : plan.phases)
+      names += (names.empty() ? "" : ", ") + p.name;
+    return Fail(ErrorKind::kUsage, "unknown phase \"" + name + "\"", {},
+                "phases of this plan: " + names);
+  };
+  if (!only.empty() && !from.empty()) {
+    return Fail(ErrorKind::kUsage, "--only and --from cannot be combined");
+  }
+  std::vector<const Phase*> out;
+  if (!only.empty()) {
+    const Phase* p = plan.phase(only);
+    if (!p) return unknown(only);
+    out.push_back(p);
+    return out;
+  }
+  bool on = from.empty();
+  for (const Phase& p : plan.phases) {
+    if (p.name == from) on = true;
+    if (on) out.push_back(&p);
+  }
+  if (!on) return unknown(from);
+  return out;
+}
+
+std::map<std::string, std::vector<std::string>> WatchersOf(
+    const Plan& plan, const std::string& host) {
+  std::map<std::string, std::vector<std::string>> out;  // dest -> units
+  auto add = [&](const std::string& dest, const std::string& unit) {
+    auto& units = out[dest];
+    if (std::ranges::find(units, unit) == units.end()) units.push_back(unit);
+  };
+  for (const Phase& phase : plan.phases) {
+    for (const Step& s : phase.steps) {
+      if (s.host != host || s.kind != StepKind::kSystemd) continue;
+      for (const std::string& w : s.watch) add(w, s.unit);
+      // A changed unit file always needs a restart, watched or not.
+      for (const char* dir : {"/etc/systemd/system/", "/lib/systemd/system/"}) {
+        add(std::string(dir) + s.unit + ".service", s.unit);
+      }
+    }
+  }
+  return out;
+}
+
+std::string ArtifactArch(const Plan& plan) {
+  for (const Phase& phase : plan.phases) {
+    for (const Step& s : phase.steps) {
+      if (s.kind != StepKind::kUpload || s.missing || (s.mode & 0111) == 0)
+        continue;
+      std::ifstream in(s.source, std::ios::binary);
+      unsigned char h[20] = {};
+      if (!in.read(reinterpret_cast<char*>(h), sizeof h)) continue;
+      if (h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F') continue;
+      unsigned machine =
+          h[5] == 1 ? (h[18] | (h[19] << 8)) : ((h[18] << 8) | h[19]);
+      switch (machine) {
+        case 62:
+          return "x86_64";
+        case 183:
+          return "aarch64";
+        case 40:
+          return "armv7l";
+        case 243:
+          return "riscv64";
+        default:
+          continue;
+      }
+    }
+  }
+  return {};
+}
+
+struct Runner::PhaseRun {
+  std::mutex mu;
+  PhaseOutcome outcome;
+  RunSummary* summary = nullptr;
+  std::optional<Error> first_error;
+
+  void Record(const Step& step, const StepOutcome& o,
+              const std::optional<Error>& err) {
+    std::lock_guard lock(mu);
+    ++outcome.steps;
+    ++summary->steps_run;
+    outcome.bytes += o.bytes;
+    summary->bytes_uploaded += o.bytes;
+    if (!o.ok) {
+      ++outcome.failed;
+      ++summary->steps_failed;
+      outcome.ok = false;
+      std::string host = step.host.empty() ? "local" : step.host;
+      if (std::ranges::find(outcome.failed_hosts, host) ==
+          outcome.failed_hosts.end()) {
+        outcome.failed_hosts.push_back(host);
+      }
+      if (!first_error && err) first_error = err;
+      return;
+    }
+    if (o.changed) {
+      ++outcome.changed;
+      ++summary->steps_changed;
+    } else {
+      ++summary->steps_unchanged;
+    }
+    if (o.started) ++summary->units_started;
+    if (o.restarted) ++summary->units_restarted;
+  }
+};
+
+Runner::Runner(TransportFactory factory, Reporter& reporter, RunOptions options)
+    : pool_(std::move(factory)),
+      reporter_(reporter),
+      options_(std::move(options)) {}
+
+RunSummary Runner::Run(const Plan& plan) {
+  auto start = Clock::now();
+  RunSummary summary;
+  auto finish = [&](RunSummary& s) -> RunSummary {
+    s.duration = Since(start);
+    reporter_.Summary(s);
+    return s;
+  };
+  if (options_.interactive && (!options_.input || !options_.prompt)) {
+    summary.ok = false;
+    summary.error = Error{ErrorKind::kUsage,
+                          "--step needs a terminal to ask on",
+                          {},
+                          "run without --step, or from an interactive shell"};
+    return finish(summary);
+  }
+  auto phases = SelectPhases(plan, options_.only, options_.from);
+  if (!phases) {
+    summary.ok = false;
+    summary.error = phases.error();
+    return finish(summary);
+  }
+  total_ = 0;
+  for (const Phase* p : *phases) {
+    total_ += p->steps.size();
+    if (p->local) ++total_;                                // EnsurePki
+    if (p->gate.kind == GateKind::kRbacPresent) ++total_;  // the API apply
+  }
+  summary.steps_total = total_;
+  if (options_.gate.expected_arch.empty())
+    options_.gate.expected_arch = ArtifactArch(plan);
+
+  for (const Phase* phase : *phases) {
+    if (Interrupted()) {
+      summary.ok = false;
+      summary.interrupted = true;
+      summary.error = Error{ErrorKind::kInterrupted,
+                            "interrupted before phase " + phase->name,
+                            {},
+                            "run `hardway up` again to continue"};
+      break;
+    }
+    if (options_.interactive) {
+      std::ostream& out = *options_.prompt;
+      out << "\nphase " << phase->name << ": " << phase->description << "\n";
+      for (const Step& s : phase->steps) {
+        out << "  " << (s.host.empty() ? "local" : s.host) << ": "
+            << s.description << "\n";
+      }
+      if (phase->local) out << "  local: ensure the PKI in the state dir\n";
+      if (phase->gate.kind != GateKind::kNone) {
+        out << "  gate: " << phase->gate.description << "\n";
+      }
+      out << "[Enter] run, s skip, q quit: " << std::flush;
+      std::string answer;
+      if (!std::getline(*options_.input, answer)) answer = "q";
+      if (answer == "q" || answer == "Q") {
+        summary.ok = false;
+        summary.interrupted = true;
+        summary.error = Error{ErrorKind::kInterrupted,
+                              "stopped by the user before phase " + phase->name,
+                              {},
+                              {}};
+        break;
+      }
+      if (answer == "s" || answer == "S") {
+        PhaseOutcome skipped;
+        skipped.skipped = true;
+        reporter_.PhaseDone(*phase, skipped);
+        continue;
+      }
+    }
+    PhaseOutcome outcome = RunPhase(plan, *phase, summary);
+    ++summary.phases_run;
+    if (!outcome.ok) {
+      summary.ok = false;
+      summary.failed_phase = phase->name;
+      break;
+    }
+    if (Interrupted()) {
+      summary.ok = false;
+      summary.interrupted = true;
+      summary.error =
+          Error{ErrorKind::kInterrupted,
+                "interrupted after phase " + phase->name,
+                {},
+                "run `hardway up` again to continue where it stopped"};
+      break;
+    }
+  }
+  return finish(summary);
+}
+
+PhaseOutcome Runner::RunPhase(const Plan& plan, const Phase& phase,
+                              RunSummary& summary) {
+  auto start = Clock::now();
+  reporter_.PhaseStarted(phase);
+  PhaseRun run;
+  run.summary = &summary;
+
+  if (phase.local) {
+    Step step;
+    step.id = phase.name + "/local";
+    step.phase = phase.name;
+    step.kind = StepKind::kRun;
+    step.description = "ensure certificates, kubeconfigs and encryption config";
+    size_t index = ++started_;
+    reporter_.StepStarted(step, index, total_);
+    auto t0 = Clock::now();
+    StepOutcome o;
+    std::optional<Error> err;
+    if (options_.dry_run) {
+      o.skipped = true;
+      o.note = "dry run: the state dir is not written";
+    } else if (!options_.local_phase) {
+      err = Error{ErrorKind::kInternal,
+                  "no handler for local phase " + phase.name,
+                  {},
+                  {}};
+    } else if (auto st = options_.local_phase(phase); !st) {
+      err = st.error();
+    } else {
+      o.changed = true;
+    }
+    if (err) {
+      o.ok = false;
+      o.note = err->ToString();
+    }
+    o.duration = Since(t0);
+    run.Record(step, o, err);
+    reporter_.StepFinished(step, o, index, total_);
+  }
+
+  // Hosts in parallel, each host's steps in order on its own thread and
+  // transport.
+  std::vector<std::string> hosts = HostsOf(phase);
+  std::vector<std::string> busy;
+  for (const std::string& h : hosts) {
+    bool has_steps = std::ranges::any_of(
+        phase.steps, [&](const Step& s) { return s.host == h; });
+    if (has_steps) busy.push_back(h);
+  }
+  std::atomic<size_t> next{0};
+  size_t threads = std::min<size_t>(
+      busy.size(), static_cast<size_t>(std::max(1, options_.parallel)));
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < threads; ++i) {
+    pool.emplace_back([&] {
+      for (size_t k; (k = next.fetch_add(1)) < busy.size();)
+        RunHost(plan, phase, busy[k], run);
+    });
+  }
+  for (std::thread& t : pool) t.join();
+
+  if (run.outcome.ok && phase.gate.kind == GateKind::kRbacPresent &&
+      !options_.dry_run && !Interrupted()) {
+    if (auto st = ApplyRbac(plan, phase, run); !st) run.outcome.ok = false;
+  }
+
+  if (!run.outcome.ok) {
+    summary.error = run.first_error.value_or(
+        Error{ErrorKind::kStep, "phase " + phase.name + " failed", {}, {}});
+  } else if (!Interrupted() && options_.gates && !options_.dry_run &&
+             phase.gate.kind != GateKind::kNone) {
+    GateContext ctx = options_.gate;
+    ctx.transports = &pool_;
+    ctx.plan = &plan;
+    ctx.interrupted = options_.interrupted;
+    ctx.parallel = options_.parallel;
+    reporter_.GateWaiting(phase);
+    GateReport report = RunGate(phase, ctx);
+    if (report.ok) {
+      reporter_.GatePassed(phase, report);
+    } else {
+      reporter_.GateFailed(phase, report);
+      run.outcome.ok = false;
+      std::string detail;
+      for (const GateVerdict& v : report.verdicts) {
+        if (v.ok) continue;
+        detail += (detail.empty() ? "" : "; ") +
+                  (v.host.empty() ? "" : v.host + ": ") + v.detail;
+      }
+      if (report.interrupted) {
+        summary.interrupted = true;
+        summary.error =
+            Error{ErrorKind::kInterrupted,
+                  "interrupted while waiting for gate " + phase.name,
+                  {},
+                  "run `hardway up` again to continue"};
+      } else {
+        summary.error =
+            Error{ErrorKind::kGate,
+                  "gate " + phase.name + " (" + report.description +
+                      ") did not pass within " +
+                      std::to_string(phase.gate.timeout.count() / 1000) +
+                      "s: " + detail,
+                  phase.name, "see the status and journal above"};
+      }
+    }
+    run.outcome.gate = std::move(report);
+  }
+  run.outcome.duration = Since(start);
+  reporter_.PhaseDone(phase, run.outcome);
+  return run.outcome;
+}
+
+void Runner::RunHost(const Plan& plan, const Phase& phase,
+                     const std::string& host, PhaseRun& run) {
+  std::vector<const Step*> steps;
+  for (const Step& s : phase.steps) {
+    if (s.host == host) steps.push_back(&s);
+  }
+  auto fail_step = [&](const Step& step, size_t index, const Error& e) {
+    StepOutcome o;
+    o.ok = false;
+    o.note = e.ToString();
+    run.Record(step, o, e);
+    reporter_.StepFinished(step, o, index, total_);
+  };
+  auto begin = [&](const Step& step) {
+    size_t index = ++started_;
+    reporter_.StepStarted(step, index, total_);
+    return index;
+  };
+
+  auto transport = pool_.Get(host);
+  if (!transport) {
+    fail_step(*steps.front(), begin(*steps.front()), transport.error());
+    return;
+  }
+  Transport& t = **transport;
+
+  // One Sha256Of for every destination of this phase plus the pending-restart
+  // markers of the units this phase manages.
+  std::vector<std::string> paths;
+  std::set<std::string> phase_units;
+  for (const Step* s : steps) {
+    if (IsFileStep(*s)) paths.push_back(s->dest);
+    if (s->kind == StepKind::kSystemd) {
+      phase_units.insert(s->unit);
+      paths.push_back(MarkerPath(s->unit));
+    }
+  }
+  std::map<std::string, std::string> remote;
+  if (!paths.empty()) {
+    auto shas = t.Sha256Of(paths);
+    if (!shas) {
+      fail_step(*steps.front(), begin(*steps.front()), shas.error());
+      return;
+    }
+    remote = std::move(*shas);
+  }
+  std::set<std::string> pending;
+  for (const std::string& unit : phase_units) {
+    if (remote.contains(MarkerPath(unit))) pending.insert(unit);
+  }
+
+  // Mark the units whose watched files are about to change, before changing
+  // them.
+  auto watchers = WatchersOf(plan, host);
+  std::set<std::string> to_mark;
+  for (const Step* s : steps) {
+    if (!IsFileStep(*s)) continue;
+    auto it = remote.find(s->dest);
+    bool changes =
+        it == remote.end() || s->sha256.empty() || it->second != s->sha256;
+    if (!changes) continue;
+    auto w = watchers.find(s->dest);
+    if (w == watchers.end()) continue;
+    for (const std::string& unit : w->second) {
+      if (!remote.contains(MarkerPath(unit))) to_mark.insert(unit);
+    }
+  }
+  if (!to_mark.empty()) {
+    std::string cmd =
+        std::string("mkdir -p ") + kPendingRestartDir + " && touch";
+    for (const std::string& unit : to_mark) cmd += " " + MarkerPath(unit);
+    auto r = t.Exec(cmd);
+    if (!r || r->exit_code != 0) {
+      Error e = r ? Error{ErrorKind::kStep,
+                          "cannot record pending restarts: " + r->err,
+                          host,
+                          {}}
+                  : r.error();
+      fail_step(*steps.front(), begin(*steps.front()), e);
+      return;
+    }
+    for (const std::string& unit : to_mark) {
+      if (phase_units.contains(unit)) pending.insert(unit);
+    }
+  }
+
+  for (const Step* sp : steps) {
+    const Step& step = *sp;
+    if (Interrupted())
+      return;  // the steps already done stay done; the next run resumes
+    size_t index = begin(step);
+    auto t0 = Clock::now();
+    StepOutcome o;
+    std::optional<Error> err;
+    switch (step.kind) {
+      case StepKind::kUpload:
+      case StepKind::kRender: {
+        if (step.kind == StepKind::kUpload && step.missing) {
+          err = Error{ErrorKind::kStep, "local file missing: " + step.source,
+                      host + " " + step.id,
+                      "fetch the artifacts (scripts/artifacts.sh) or run "
+                      "`hardway certs`"};
+          break;
+        }
+        UploadRequest req;
+        if (step.kind == StepKind::kRender)
+          req.source = step.content;
+        else
+          req.source = std::filesystem::path(step.source);
+        req.dest = step.dest;
+        req.mode = step.mode;
+        req.owner = step.owner;
+        req.sha256 = step.sha256;
+        req.size = step.size;
+        auto it = remote.find(step.dest);
+        std::string known = it == remote.end() ? std::string() : it->second;
+        auto r = t.Upload(req, known, [&](uint64_t sent, uint64_t total) {
+          reporter_.StepProgress(step, sent, total);
+        });
+        if (!r) {
+          err = r.error();
+          if (err->where.empty()) err->where = host;
+          break;
+        }
+        o.bytes = r->bytes_sent;
+        o.changed = r->changed;
+        o.skipped = !r->changed;
+        if (o.skipped) o.note = "unchanged";
+        break;
+      }
+      case StepKind::kRun: {
+        auto r = t.Exec(step.command);
+        if (!r) {
+          err = r.error();
+          break;
+        }
+        if (r->exit_code != 0) {
+          err = Error{
+              ErrorKind::kStep,
+              "`" + step.command + "` exited with " +
+                  std::to_string(r->exit_code) +
+                  (r->err.empty() && r->out.empty()
+                       ? ""
+                       : ":\n  " +
+                             LastLines(r->err.empty() ? r->out : r->err, 10)),
+              host,
+              {}};
+          break;
+        }
+        // A command cannot say whether it changed anything; it ran, and is
+        // idempotent.
+        o.note = "ran";
+        break;
+      }
+      case StepKind::kSystemd: {
+        o = RunSystemd(t, step, pending.contains(step.unit));
+        if (!o.ok)
+          err = Error{ErrorKind::kStep, o.note, host,
+                      "see `systemctl status " + step.unit + "` on the host"};
+        break;
+      }
+    }
+    if (err) {
+      o.ok = false;
+      o.note = err->ToString();
+    }
+    o.duration = Since(t0);
+    run.Record(step, o, err);
+    reporter_.StepFinished(step, o, index, total_);
+    if (!o.ok) return;  // the rest of this host's steps depend on this one
+  }
+}
+
+StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending) {
+  StepOutcome o;
+  const std::string service = step.unit + ".service";
+  auto show =
+      t.Exec("systemctl show -p LoadState,ActiveState,SubState,UnitFileState " +
+             service);
+  if (!show) {
+    o.ok = false;
+    o.note = show.error().message;
+    return o;
+  }
+  auto states = ParseSystemctlShow(show->out);
+  UnitState s = states.empty() ? UnitState{} : states.front();
+  bool active = s.active_state == "active" || s.active_state == "activating" ||
+                s.active_state == "reloading";
+  bool enabled =
+      s.unit_file_state == "enabled" || s.unit_file_state == "static";
+  std::string cmd;
+  if (pending) {
+    // daemon-reload first: the unit file may be among the changed files.
+    cmd = "systemctl daemon-reload && systemctl enable " + service +
+          " && systemctl " + (active ? "restart " : "start ") + service +
+          " && rm -f " + MarkerPath(step.unit);
+    o.restarted = active;
+    o.started = !active;
+    o.note = active ? "restarted (a watched file changed)" : "started";
+  } else if (active && enabled) {
+    o.skipped = true;
+    o.note = "running";
+    return o;
+  } else {
+    cmd = "systemctl daemon-reload && systemctl enable " + service;
+    if (!active) cmd += " && systemctl start " + service;
+    o.started = !active;
+    o.note = active ? "enabled" : "started";
+  }
+  auto r = t.Exec(cmd);
+  if (!r) {
+    o.ok = false;
+    o.note = r.error().message;
+    return o;
+  }
+  if (r->exit_code != 0) {
+    o.ok = false;
+    o.note = service + " did not start: `" + cmd + "` exited with " +
+             std::to_string(r->exit_code) + ": " +
+             LastLines(r->err + r->out, 10);
+    o.started = o.restarted = false;
+    return o;
+  }
+  o.changed = true;
+  return o;
+}
+
+Status Runner::ApplyRbac(const Plan& plan, const Phase& phase, PhaseRun& run) {
+  // The rbac phase applies the manifests that the plan renders into an rbac/
+  // folder (playbooks/templates/kube-apiserver-to-kubelet.yaml ->
+  // /etc/kubernetes/rbac/): hosts have no kubectl, so hardway POSTs them
+  // through the first controller's SSH connection with the admin certificate.
+  // It is part of the phase rather than a Step because it runs on this machine,
+  // against the API, not as a command on a host — the same place its gate runs.
+  std::string manifest = options_.gate.rbac_manifest;
+  if (manifest.empty()) {
+    std::string first_host;
+    for (const Phase& p : plan.phases) {
+      for (const Step& s : p.steps) {
+        if (s.kind != StepKind::kRender ||
+            s.dest.find("/rbac/") == std::string::npos)
+          continue;
+        if (first_host.empty()) first_host = s.host;
+        if (s.host == first_host)
+          manifest += (manifest.empty() ? "" : "\n---\n") + s.content;
+      }
+    }
+  }
+  const Topology* topo = options_.gate.topology;
+  const GateHost* api = nullptr;
+  for (const std::string& name : phase.hosts) {
+    const GateHost* h = topo ? topo->host(name) : nullptr;
+    if (h && h->Has(Role::kControlplane)) {
+      api = h;
+      break;
+    }
+  }
+  Step step;
+  step.phase = phase.name;
+  step.host =
+      api ? api->name : (phase.hosts.empty() ? "" : phase.hosts.front());
+  step.id = phase.name + "/" + step.host + "/apply";
+  step.kind = StepKind::kRun;
+  step.description = "apply RBAC manifest through the API";
+  size_t index = ++started_;
+  reporter_.StepStarted(step, index, total_);
+  auto t0 = Clock::now();
+  StepOutcome o;
+  auto fail = [&](Error e) -> Status {
+    o.ok = false;
+    o.note = e.ToString();
+    o.duration = Since(t0);
+    run.Record(step, o, e);
+    reporter_.StepFinished(step, o, index, total_);
+    return std::unexpected(e);
+  };
+  if (!api)
+    return fail(Error{ErrorKind::kStep,
+                      "no controlplane host to apply RBAC through",
+                      {},
+                      {}});
+  if (manifest.empty()) {
+    return fail(Error{ErrorKind::kStep,
+                      "no RBAC manifest in the plan (render one into rbac/)",
+                      {},
+                      {}});
+  }
+  auto objects = ParseManifest(manifest, "rbac manifest");
+  if (!objects) return fail(objects.error());
+  auto t = pool_.Get(api->name);
+  if (!t) return fail(t.error());
+  // Wait out a moment of apiserver unreadiness: the previous gate saw /readyz,
+  // but another controller may answer 503 while it warms up.
+  auto deadline = Clock::now() + phase.gate.timeout;
+  Result<ApplyReport> applied = Fail(ErrorKind::kStep, "not tried");
+  while (true) {
+    applied = ApplyObjects(**t, api->address, 6443, options_.gate.state_dir,
+                           *objects);
+    if (applied || Clock::now() >= deadline || Interrupted()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  if (!applied) return fail(applied.error());
+  o.changed = !applied->created.empty();
+  o.skipped = !o.changed;
+  std::string created, existing;
+  for (const std::string& c : applied->created)
+    created += (created.empty() ? "" : ", ") + c;
+  for (const std::string& c : applied->existing)
+    existing += (existing.empty() ? "" : ", ") + c;
+  o.note = (created.empty() ? "" : "created " + created) +
+           (existing.empty() ? ""
+                             : std::string(created.empty() ? "" : "; ") +
+                                   "already there: " + existing);
+  o.duration = Since(t0);
+  run.Record(step, o, std::nullopt);
+  reporter_.StepFinished(step, o, index, total_);
+  return {};
+}
+
+}  // namespace hardway
