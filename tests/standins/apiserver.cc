@@ -863,7 +863,7 @@ int RunKubeApiserver(const ParsedFlags& flags) {
   HttpServer server;
   ServerConfig sc{"kube-apiserver secure port", api.config().bind_address, api.config().secure_port,
                   true, api.config().serving_cert_pem, api.config().serving_key_pem,
-                  api.config().client_ca_pem};
+                  api.config().client_ca_pem, false};
   if (auto s = server.Start(sc, [server_state](const HttpRequest& r) { return server_state->Handle(r); }); !s) {
     Log('E', s.error());
     return 1;

@@ -66,7 +66,7 @@ int RunLeaderLoop(LeaderOptions o) {
   std::atomic<bool> leading{false};
   HttpServer server;
   if (o.port != 0) {
-    ServerConfig sc{o.component + " secure port", o.bind, o.port, true, o.cert_pem, o.key_pem, ""};
+    ServerConfig sc{o.component + " secure port", o.bind, o.port, true, o.cert_pem, o.key_pem, "", false};
     auto s = server.Start(sc, [&](const HttpRequest& req) -> HttpResponse {
       if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz") {
         // Healthy while the apiserver answers; a component that lost its lease for longer

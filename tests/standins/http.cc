@@ -283,7 +283,10 @@ Status HttpServer::Start(const ServerConfig& config, HttpHandler handler) {
       if (auto s = AddCas(st->ctx.get(), config.client_ca_pem, config.name + " client CA"); !s)
         return s;
       SSL_CTX_set_purpose(st->ctx.get(), X509_PURPOSE_SSL_CLIENT);
-      SSL_CTX_set_verify(st->ctx.get(), SSL_VERIFY_PEER, AcceptAnyClientCert);
+      if (config.require_client_cert)
+        SSL_CTX_set_verify(st->ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+      else
+        SSL_CTX_set_verify(st->ctx.get(), SSL_VERIFY_PEER, AcceptAnyClientCert);
       // Tell clients which CAs we accept, as Go's ClientCAs does.
       auto cas = ParseCerts(config.client_ca_pem, config.name);
       STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();

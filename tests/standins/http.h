@@ -49,6 +49,9 @@ struct ServerConfig {
   std::string cert_pem;       // serving chain (leaf first)
   std::string key_pem;
   std::string client_ca_pem;  // empty: client certificates are not requested
+  // Fail the handshake unless the client presents a certificate that verifies against
+  // client_ca_pem (what etcd does with --client-cert-auth), instead of reporting it.
+  bool require_client_cert = false;
 };
 
 class HttpServer {

@@ -282,7 +282,7 @@ int RunKubelet(const ParsedFlags& f) {
   auto cache = std::make_shared<std::map<std::string, std::pair<double, bool>>>();
 
   HttpServer kubelet_api;
-  ServerConfig sc{"kubelet server", k.address, k.port, true, cert_pem, key_pem, ca_pem};
+  ServerConfig sc{"kubelet server", k.address, k.port, true, cert_pem, key_pem, ca_pem, false};
   auto handler = [&k, api, cache_mu, cache](const HttpRequest& req) -> HttpResponse {
     std::string user;
     std::vector<std::string> groups;
@@ -353,7 +353,7 @@ int RunKubelet(const ParsedFlags& f) {
   std::atomic<double> last_sync{NowSeconds()};
   HttpServer healthz;
   if (k.healthz_port != 0) {
-    ServerConfig hc{"kubelet healthz", k.healthz_bind, k.healthz_port, false, "", "", ""};
+    ServerConfig hc{"kubelet healthz", k.healthz_bind, k.healthz_port, false, "", "", "", false};
     auto s = healthz.Start(hc, [&last_sync](const HttpRequest& req) -> HttpResponse {
       if (req.path != "/healthz") return {404, "text/plain; charset=utf-8", "404 page not found\n", {}};
       bool ok = NowSeconds() - last_sync.load() < 60;

@@ -106,11 +106,11 @@ int RunKubeProxy(const ParsedFlags& f) {
     return {ok ? 200 : 503, "application/json", body.dump(), {}};
   };
   if (hz->second != 0) {
-    if (auto s = health_server.Start({"kube-proxy healthz", hz->first, hz->second, false, "", "", ""}, health); !s)
+    if (auto s = health_server.Start({"kube-proxy healthz", hz->first, hz->second, false, "", "", "", false}, health); !s)
       return fail(s.error());
   }
   if (mt->second != 0) {
-    auto s = metrics_server.Start({"kube-proxy metrics", mt->first, mt->second, false, "", "", ""},
+    auto s = metrics_server.Start({"kube-proxy metrics", mt->first, mt->second, false, "", "", "", false},
                                   [&](const HttpRequest& req) -> HttpResponse {
                                     if (req.path == "/healthz" || req.path == "/livez") return health(req);
                                     if (req.path != "/metrics")
