@@ -312,7 +312,7 @@ TEST_F(ApiserverTest, KubeletRegistersAndAuthorizesItsCallersThroughTheApiserver
     auto r = Call(pki_->admin, "GET", "/api/v1/nodes/node-a");
     if (r && r->status == 200)
       for (const auto& c : Json::parse(r->body)["status"].value("conditions", Json::array()))
-        ready = ready || (c["type"] == "Ready" && c["status"] == "True");
+        ready = ready || (c["type"] == "Ready" && c["status"] == "True" && c.value("reason", "") == "KubeletReady");
     if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(ready) << kubelet.Log();
