@@ -72,8 +72,8 @@ struct Step {
       source;  // local path (kUpload) or template path (kRender), for display
   std::string source_label;  // short form for people: "artifact etcd", "state
                              // pki/ca.crt", "template units/etcd.service"
-  std::string content;  // kRender: rendered bytes
-  std::string dest;     // absolute path on the host
+  std::string content;       // kRender: rendered bytes
+  std::string dest;          // absolute path on the host
   uint32_t mode = 0644;
   std::string owner = "root:root";
   uint64_t size = 0;    // bytes; 0 with sha256 empty when the source is missing

@@ -6,6 +6,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "plan/plan_printer.h"
 #include "plan/render.h"
 #include "util/files.h"
 #include "util/sha256.h"
@@ -257,14 +258,11 @@ class Builder {
     step.secret = !step.secret_kind.empty();
     step.mode = s.mode.value_or(step.secret ? 0600 : 0644);
     if (step.secret && (step.mode & 0077) != 0) {
-      return Fail(ErrorKind::kValidation,
-                  *source + " is a " + step.secret_kind +
-                      " but would be uploaded with mode " +
-                      std::to_string(step.mode >> 6) +
-                      std::to_string((step.mode >> 3) & 7) +
-                      std::to_string(step.mode & 7),
-                  Where(s),
-                  "secrets go to hosts as 0600 (or 0400): drop the mode");
+      return Fail(
+          ErrorKind::kValidation,
+          *source + " is a " + step.secret_kind +
+              " but would be uploaded with mode " + FormatMode(step.mode),
+          Where(s), "secrets go to hosts as 0600 (or 0400): drop the mode");
     }
     step.description =
         s.description.empty() ? "upload " + *source : s.description;

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "util/duration.h"
-
 namespace hardway {
 namespace {
 
@@ -35,9 +33,21 @@ std::string HostsLine(const Phase& p) {
   return out;
 }
 
+// "2m", "1m30s", "45s", "1h": as the playbook writes them.
+std::string Timeout(std::chrono::milliseconds d) {
+  long long ms = d.count();
+  if (ms % 1000 != 0) return std::to_string(ms) + "ms";
+  long long s = ms / 1000;
+  std::string out;
+  if (s >= 3600) out += std::to_string(s / 3600) + "h";
+  if (s % 3600 >= 60) out += std::to_string(s % 3600 / 60) + "m";
+  if (s % 60 != 0 || out.empty()) out += std::to_string(s % 60) + "s";
+  return out;
+}
+
 std::string GateLine(const Gate& g) {
   std::string out(GateKindName(g.kind));
-  out += ", timeout " + FormatDuration(g.timeout);
+  out += ", timeout " + Timeout(g.timeout);
   if (!g.units.empty()) out += ", units " + Join(g.units, " ");
   if (g.port) out += ", port " + std::to_string(g.port);
   if (!g.description.empty()) out += ": " + g.description;
