@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include "remote/tcp_tunnel.h"
 #include "util/sha256.h"
@@ -162,6 +163,12 @@ RecordingTransport::RecordingTransport(std::string host,
 
 Result<ExecResult> RecordingTransport::Exec(const std::string& command) {
   ExecResult result;
+  std::chrono::milliseconds delay;
+  {
+    std::lock_guard lock(state_->mu_);
+    delay = state_->exec_delay;
+  }
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
   {
     std::lock_guard lock(state_->mu_);
     bool scripted = false;

@@ -50,13 +50,16 @@ class FakeHost {
   std::set<std::string> dirs;
   std::map<std::string, FakeUnit> units;  // by name without ".service"
   int daemon_reloads = 0;
+  // Every Exec takes this long (tests: slow hosts, to check the runner's
+  // barriers).
+  std::chrono::milliseconds exec_delay{0};
   std::vector<std::string> unknown_commands;
 
   // Commands containing `match` get these results, one per call, the last one
   // repeating.
   void Script(std::string match, std::vector<ExecResult> results);
   void Script(std::string match, ExecResult result) {
-    Script(std::move(match), {result});
+    Script(std::move(match), std::vector<ExecResult>{std::move(result)});
   }
   // OpenTunnel(host, port) reaches 127.0.0.1:local_port (a server the test
   // started).

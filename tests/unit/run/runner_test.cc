@@ -1,0 +1,566 @@
+#include "run/runner.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "remote/fault_transport.h"
+#include "remote/recording_transport.h"
+#include "util/sha256.h"
+
+namespace hardway {
+namespace {
+
+// Records every reporter event with one global order, to check barriers and
+// outcomes.
+class EventLog : public Reporter {
+ public:
+  struct Event {
+    std::string type, phase, host, step;
+    StepOutcome outcome;
+  };
+  std::function<void(const Step&)> on_step_started;
+
+  void PhaseStarted(const Phase& p) override {
+    Add({"phase_started", p.name, "", "", {}});
+  }
+  void StepStarted(const Step& s, size_t, size_t) override {
+    Add({"step_started", s.phase, s.host, s.id, {}});
+    if (on_step_started) on_step_started(s);
+  }
+  void StepFinished(const Step& s, const StepOutcome& o, size_t,
+                    size_t) override {
+    Add({"step_finished", s.phase, s.host, s.id, o});
+  }
+  void GateWaiting(const Phase& p) override {
+    Add({"gate_waiting", p.name, "", "", {}});
+  }
+  void GatePassed(const Phase& p, const GateReport&) override {
+    Add({"gate_passed", p.name, "", "", {}});
+  }
+  void GateFailed(const Phase& p, const GateReport& r) override {
+    Add({"gate_failed", p.name, "", "", {}});
+    std::lock_guard lock(mu);
+    failed_gate = r;
+  }
+  void PhaseDone(const Phase& p, const PhaseOutcome&) override {
+    Add({"phase_done", p.name, "", "", {}});
+  }
+  void Summary(const RunSummary&) override {}
+
+  std::vector<Event> events() {
+    std::lock_guard lock(mu);
+    return events_;
+  }
+  std::vector<Event> Of(const std::string& type) {
+    std::vector<Event> out;
+    for (const Event& e : events()) {
+      if (e.type == type) out.push_back(e);
+    }
+    return out;
+  }
+  std::optional<GateReport> failed_gate;
+
+ private:
+  void Add(Event e) {
+    std::lock_guard lock(mu);
+    events_.push_back(std::move(e));
+  }
+  std::mutex mu;
+  std::vector<Event> events_;
+};
+
+Step Render(const std::string& phase, const std::string& host,
+            const std::string& dest, const std::string& content) {
+  Step s;
+  s.phase = phase;
+  s.host = host;
+  s.kind = StepKind::kRender;
+  s.id = phase + "/" + host + "/render-" + dest;
+  s.description = "render " + dest;
+  s.dest = dest;
+  s.content = content;
+  s.size = content.size();
+  s.sha256 = Sha256Hex(content);
+  return s;
+}
+
+Step RunStep(const std::string& phase, const std::string& host,
+             const std::string& command) {
+  Step s;
+  s.phase = phase;
+  s.host = host;
+  s.kind = StepKind::kRun;
+  s.id = phase + "/" + host + "/run-" + command;
+  s.description = command;
+  s.command = command;
+  return s;
+}
+
+Step Systemd(const std::string& phase, const std::string& host,
+             const std::string& unit, std::vector<std::string> watch) {
+  Step s;
+  s.phase = phase;
+  s.host = host;
+  s.kind = StepKind::kSystemd;
+  s.id = phase + "/" + host + "/systemd-" + unit;
+  s.description = "start " + unit;
+  s.unit = unit;
+  s.watch = std::move(watch);
+  return s;
+}
+
+// distribute (files + unit file) -> start (systemd, watching the config) ->
+// finish (a command).
+Plan MakePlan(const std::vector<std::string>& hosts,
+              const std::string& config = "port=1\n",
+              const std::string& other = "unwatched\n") {
+  Plan plan;
+  plan.cluster = "test";
+  Phase distribute{"distribute", "files", {}, {}, false, hosts, {}, {}};
+  Phase start{"start", "units", {"distribute"}, {}, false, hosts, {}, {}};
+  Phase finish{"finish", "last", {"start"}, {}, false, hosts, {}, {}};
+  for (const std::string& h : hosts) {
+    distribute.steps.push_back(RunStep("distribute", h, "mkdir -p /etc/app"));
+    distribute.steps.push_back(
+        Render("distribute", h, "/etc/app/app.conf", config));
+    distribute.steps.push_back(
+        Render("distribute", h, "/etc/app/other.conf", other));
+    distribute.steps.push_back(Render("distribute", h,
+                                      "/etc/systemd/system/app.service",
+                                      "[Service]\nExecStart=/app\n"));
+    start.steps.push_back(Systemd("start", h, "app", {"/etc/app/app.conf"}));
+    finish.steps.push_back(RunStep("finish", h, "true"));
+  }
+  plan.phases = {distribute, start, finish};
+  return plan;
+}
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  std::map<std::string, std::shared_ptr<FakeHost>> hosts_;
+  std::shared_ptr<CallLog> log_ = std::make_shared<CallLog>();
+  std::shared_ptr<FaultPlan> faults_ = std::make_shared<FaultPlan>();
+
+  FakeHost& Host(const std::string& name) {
+    auto& h = hosts_[name];
+    if (!h) h = std::make_shared<FakeHost>();
+    return *h;
+  }
+
+  TransportFactory Factory() {
+    return
+        [this](const std::string& host) -> Result<std::unique_ptr<Transport>> {
+          Host(host);
+          auto inner =
+              std::make_unique<RecordingTransport>(host, hosts_[host], log_);
+          return std::unique_ptr<Transport>(
+              std::make_unique<FaultTransport>(std::move(inner), faults_));
+        };
+  }
+
+  RunSummary RunPlan(const Plan& plan, EventLog& events,
+                     RunOptions options = {}) {
+    Runner runner(Factory(), events, std::move(options));
+    return runner.Run(plan);
+  }
+};
+
+TEST_F(RunnerTest, PhasesRunInOrderWithBarriers) {
+  Plan plan = MakePlan({"a", "b", "c"});
+  // A slow host: without a barrier, the fast hosts would start "start" before
+  // it is done.
+  Host("b").exec_delay = std::chrono::milliseconds(30);
+  EventLog events;
+  RunSummary s = RunPlan(plan, events);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.phases_run, 3u);
+  EXPECT_EQ(s.steps_run, plan.step_count());
+
+  auto all = events.events();
+  auto last_finish = [&](const std::string& phase) {
+    size_t idx = 0;
+    for (size_t i = 0; i < all.size(); ++i)
+      if (all[i].type == "step_finished" && all[i].phase == phase) idx = i;
+    return idx;
+  };
+  auto first_start = [&](const std::string& phase) {
+    for (size_t i = 0; i < all.size(); ++i)
+      if (all[i].type == "step_started" && all[i].phase == phase) return i;
+    return all.size();
+  };
+  EXPECT_LT(last_finish("distribute"), first_start("start"));
+  EXPECT_LT(last_finish("start"), first_start("finish"));
+
+  // Within a host, steps run in plan order.
+  std::vector<std::string> a_steps;
+  for (const auto& e : events.Of("step_started"))
+    if (e.host == "a") a_steps.push_back(e.step);
+  std::vector<std::string> want;
+  for (const Phase& p : plan.phases)
+    for (const Step& st : p.steps)
+      if (st.host == "a") want.push_back(st.id);
+  EXPECT_EQ(a_steps, want);
+}
+
+TEST_F(RunnerTest, FirstRunUploadsAndStartsThenRerunChangesNothing) {
+  Plan plan = MakePlan({"a", "b"});
+  EventLog first;
+  RunSummary s1 = RunPlan(plan, first);
+  ASSERT_TRUE(s1.ok) << (s1.error ? s1.error->ToString() : "");
+  uint64_t want_bytes = 0;
+  for (const Step& st : plan.phases[0].steps) want_bytes += st.size;
+  EXPECT_EQ(s1.bytes_uploaded, want_bytes);
+  EXPECT_EQ(s1.units_started, 2);
+  EXPECT_EQ(s1.units_restarted, 0);
+  for (const char* h : {"a", "b"}) {
+    EXPECT_EQ(Host(h).units["app"].active_state, "active");
+    EXPECT_TRUE(Host(h).units["app"].enabled);
+    EXPECT_EQ(Host(h).units["app"].starts, 1);
+    EXPECT_FALSE(Host(h).Exists("/var/lib/hardway/pending-restart/app")) << h;
+  }
+
+  log_->Clear();
+  EventLog second;
+  RunSummary s2 = RunPlan(plan, second);
+  ASSERT_TRUE(s2.ok);
+  EXPECT_EQ(s2.bytes_uploaded, 0u);
+  EXPECT_EQ(s2.units_restarted, 0);
+  EXPECT_EQ(s2.units_started, 0);
+  EXPECT_EQ(s2.steps_changed, 0u);
+  EXPECT_EQ(Host("a").units["app"].restarts, 0);
+  // One Sha256Of per host for the distribute phase and one for the start phase
+  // (the marker).
+  int sha_calls = 0;
+  for (const RecordedCall& c : log_->calls("a")) {
+    if (c.op == "sha256") ++sha_calls;
+    if (c.op == "upload") {
+      EXPECT_EQ(c.bytes, 0u) << c.detail;
+    }
+    if (c.op == "exec") {
+      EXPECT_EQ(c.detail.find("restart"), std::string::npos) << c.detail;
+    }
+  }
+  EXPECT_EQ(sha_calls, 2);
+}
+
+TEST_F(RunnerTest, RestartsOnlyWhenAWatchedFileChanged) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(MakePlan({"a"}), e1).ok);
+
+  // An unwatched file changes: uploaded, no restart.
+  EventLog e2;
+  RunSummary s2 = RunPlan(MakePlan({"a"}, "port=1\n", "changed\n"), e2);
+  ASSERT_TRUE(s2.ok);
+  EXPECT_EQ(s2.bytes_uploaded, std::string("changed\n").size());
+  EXPECT_EQ(s2.units_restarted, 0);
+  EXPECT_EQ(Host("a").units["app"].restarts, 0);
+
+  // The watched config changes: restarted once.
+  EventLog e3;
+  RunSummary s3 = RunPlan(MakePlan({"a"}, "port=2\n", "changed\n"), e3);
+  ASSERT_TRUE(s3.ok);
+  EXPECT_EQ(s3.units_restarted, 1);
+  EXPECT_EQ(Host("a").units["app"].restarts, 1);
+  EXPECT_GE(Host("a").daemon_reloads, 2);
+  EXPECT_FALSE(Host("a").Exists("/var/lib/hardway/pending-restart/app"));
+}
+
+TEST_F(RunnerTest, UnitFileChangeRestartsEvenWhenNotInWatch) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(MakePlan({"a"}), e1).ok);
+  Plan plan = MakePlan({"a"});
+  for (Step& st : plan.phases[0].steps) {
+    if (st.dest == "/etc/systemd/system/app.service") {
+      st.content = "[Service]\nExecStart=/app --new-flag\n";
+      st.sha256 = Sha256Hex(st.content);
+    }
+  }
+  EventLog e2;
+  RunSummary s = RunPlan(plan, e2);
+  ASSERT_TRUE(s.ok);
+  EXPECT_EQ(s.units_restarted, 1);
+}
+
+TEST_F(RunnerTest, RestartPendingFromAFailedRunHappensOnTheNextRun) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(MakePlan({"a"}), e1).ok);
+
+  // The config changes, is uploaded, then the run fails before the start phase.
+  Plan changed = MakePlan({"a"}, "port=3\n");
+  changed.phases[0].steps.push_back(
+      RunStep("distribute", "a", "flaky-command"));
+  faults_->Add(FaultRule{"exec", "flaky-command", 0, 1, std::nullopt,
+                         ExecResult{1, "", "flaky-command: boom"}});
+  EventLog e2;
+  RunSummary s2 = RunPlan(changed, e2);
+  EXPECT_FALSE(s2.ok);
+  EXPECT_EQ(s2.failed_phase, "distribute");
+  EXPECT_EQ(Host("a").units["app"].restarts, 0);
+  EXPECT_TRUE(Host("a").Exists("/var/lib/hardway/pending-restart/app"));
+
+  // Next run: the config already matches (0 bytes), yet the unit restarts.
+  EventLog e3;
+  RunSummary s3 = RunPlan(changed, e3);
+  ASSERT_TRUE(s3.ok) << (s3.error ? s3.error->ToString() : "");
+  EXPECT_EQ(s3.bytes_uploaded, 0u);
+  EXPECT_EQ(s3.units_restarted, 1);
+  EXPECT_EQ(Host("a").units["app"].restarts, 1);
+  EXPECT_FALSE(Host("a").Exists("/var/lib/hardway/pending-restart/app"));
+
+  // And only once.
+  EventLog e4;
+  RunSummary s4 = RunPlan(changed, e4);
+  EXPECT_EQ(s4.units_restarted, 0);
+}
+
+TEST_F(RunnerTest, AFailedStepStopsTheRunAfterItsPhase) {
+  Plan plan = MakePlan({"a", "b", "c"});
+  faults_->Add(FaultRule{"upload", "/etc/app/other.conf", 1, 1, std::nullopt,
+                         std::nullopt});
+  EventLog events;
+  RunSummary s = RunPlan(plan, events);
+  EXPECT_FALSE(s.ok);
+  EXPECT_EQ(s.failed_phase, "distribute");
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kConnection);
+  EXPECT_EQ(s.steps_failed, 1u);
+  // The other hosts finished the phase; nothing of the next phases started.
+  int finished_ok = 0;
+  for (const auto& e : events.Of("step_finished")) {
+    EXPECT_EQ(e.phase, "distribute");
+    if (e.outcome.ok) ++finished_ok;
+  }
+  EXPECT_EQ(finished_ok,
+            4 + 4 + 2);  // two hosts complete, the failing one got 2 steps done
+  for (const auto& e : events.Of("step_started"))
+    EXPECT_EQ(e.phase, "distribute");
+  for (const RecordedCall& c : log_->calls()) {
+    EXPECT_EQ(c.detail.find("systemctl"), std::string::npos) << c.detail;
+  }
+}
+
+TEST_F(RunnerTest, FailingCommandNamesHostCommandAndStderr) {
+  Plan plan = MakePlan({"a"});
+  Host("a").Script("mkdir -p /etc/app",
+                   ExecResult{1, "", "mkdir: Permission denied\n"});
+  EventLog events;
+  RunSummary s = RunPlan(plan, events);
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kStep);
+  EXPECT_EQ(s.error->where, "a");
+  EXPECT_NE(s.error->message.find("`mkdir -p /etc/app` exited with 1"),
+            std::string::npos);
+  EXPECT_NE(s.error->message.find("Permission denied"), std::string::npos);
+}
+
+TEST_F(RunnerTest, OnlyAndFrom) {
+  Plan plan = MakePlan({"a"});
+  EventLog e0;
+  ASSERT_TRUE(RunPlan(plan, e0).ok);
+  EventLog e1;
+  RunOptions only;
+  only.only = "finish";
+  RunSummary s1 = RunPlan(plan, e1, only);
+  ASSERT_TRUE(s1.ok);
+  EXPECT_EQ(s1.phases_run, 1u);
+  for (const auto& e : e1.Of("step_started")) EXPECT_EQ(e.phase, "finish");
+
+  EventLog e2;
+  RunOptions from;
+  from.from = "start";
+  RunSummary s2 = RunPlan(plan, e2, from);
+  EXPECT_TRUE(s2.ok) << (s2.error ? s2.error->ToString() : "");
+  EXPECT_EQ(s2.phases_run, 2u);
+  std::set<std::string> phases;
+  for (const auto& e : e2.Of("step_started")) phases.insert(e.phase);
+  EXPECT_EQ(phases, (std::set<std::string>{"start", "finish"}));
+
+  EventLog e3;
+  RunOptions bad;
+  bad.only = "nope";
+  RunSummary s3 = RunPlan(plan, e3, bad);
+  ASSERT_TRUE(s3.error);
+  EXPECT_EQ(s3.error->kind, ErrorKind::kUsage);
+  EXPECT_NE(s3.error->hint.find("distribute, start, finish"),
+            std::string::npos);
+}
+
+TEST_F(RunnerTest, InterruptFinishesCurrentStepsThenStops) {
+  Plan plan = MakePlan({"a", "b"});
+  std::atomic<bool> stop{false};
+  EventLog events;
+  events.on_step_started = [&](const Step& s) {
+    if (s.dest == "/etc/app/other.conf") stop = true;
+  };
+  RunOptions options;
+  options.interrupted = &stop;
+  RunSummary s = RunPlan(plan, events, options);
+  EXPECT_FALSE(s.ok);
+  EXPECT_TRUE(s.interrupted);
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kInterrupted);
+  EXPECT_EQ(ExitCodeFor(s.error->kind), 130);
+  // Every started step finished; nothing after the distribute phase ran.
+  EXPECT_EQ(events.Of("step_started").size(),
+            events.Of("step_finished").size());
+  for (const auto& e : events.Of("step_started"))
+    EXPECT_EQ(e.phase, "distribute");
+
+  // Re-running converges.
+  stop = false;
+  EventLog again;
+  RunSummary s2 = RunPlan(plan, again, options);
+  EXPECT_TRUE(s2.ok);
+  EXPECT_EQ(Host("a").units["app"].active_state, "active");
+}
+
+TEST_F(RunnerTest, StepModeSkipsRunsAndQuits) {
+  Plan plan = MakePlan({"a"});
+  std::istringstream input("\ns\nq\n");
+  std::ostringstream prompt;
+  RunOptions options;
+  options.interactive = true;
+  options.input = &input;
+  options.prompt = &prompt;
+  EventLog events;
+  RunSummary s = RunPlan(plan, events, options);
+  std::set<std::string> phases;
+  for (const auto& e : events.Of("step_started")) phases.insert(e.phase);
+  EXPECT_EQ(phases, std::set<std::string>{"distribute"});
+  EXPECT_NE(prompt.str().find("phase start: units"), std::string::npos);
+  EXPECT_EQ(events.Of("phase_done").size(),
+            2u);  // distribute run, start skipped
+  EXPECT_TRUE(s.interrupted);
+  EXPECT_NE(prompt.str().find("phase distribute: files"), std::string::npos);
+  EXPECT_NE(prompt.str().find("a: render /etc/app/app.conf"),
+            std::string::npos);
+  EXPECT_NE(prompt.str().find("[Enter] run, s skip, q quit"),
+            std::string::npos);
+}
+
+TEST_F(RunnerTest, StepModeWithoutTerminalIsRefused) {
+  RunOptions options;
+  options.interactive = true;
+  EventLog events;
+  RunSummary s = RunPlan(MakePlan({"a"}), events, options);
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kUsage);
+  EXPECT_TRUE(events.Of("step_started").empty());
+}
+
+TEST_F(RunnerTest, ConnectionFailureFailsThePhaseWithTheHost) {
+  Plan plan = MakePlan({"a", "b"});
+  EventLog events;
+  TransportFactory factory =
+      [this](const std::string& host) -> Result<std::unique_ptr<Transport>> {
+    if (host == "b") {
+      return Fail(ErrorKind::kConnection, "connection refused",
+                  "b (10.0.0.2:22)");
+    }
+    return std::unique_ptr<Transport>(
+        std::make_unique<RecordingTransport>(host, nullptr, log_));
+  };
+  Runner runner(factory, events, {});
+  RunSummary s = runner.Run(plan);
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kConnection);
+  EXPECT_EQ(s.error->where, "b (10.0.0.2:22)");
+  EXPECT_EQ(s.failed_phase, "distribute");
+}
+
+TEST_F(RunnerTest, UnitGateCatchesACrashLoopAndShowsDiagnostics) {
+  Plan plan = MakePlan({"a"});
+  plan.phases[1].gate = Gate{GateKind::kUnitActive,
+                             std::chrono::milliseconds(600),
+                             {"app"},
+                             0,
+                             "app active"};
+  Host("a").units["app"].crashloop = true;
+  Host("a").Script("journalctl -u app.service",
+                   ExecResult{0, "app[12]: bind: address in use\n", ""});
+  Topology topo{{GateHost{"a", "10.0.0.1", {Role::kWorker}, std::nullopt}}};
+  RunOptions options;
+  options.gate.topology = &topo;
+  options.gate.poll = std::chrono::milliseconds(20);
+  options.gate.settle = std::chrono::milliseconds(0);
+  EventLog events;
+  RunSummary s = RunPlan(plan, events, options);
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kGate);
+  EXPECT_EQ(s.failed_phase, "start");
+  ASSERT_TRUE(events.failed_gate);
+  const GateVerdict& v = events.failed_gate->verdicts.at(0);
+  EXPECT_EQ(v.host, "a");
+  EXPECT_EQ(v.unit, "app");
+  EXPECT_NE(v.detail.find("crash-looping"), std::string::npos) << v.detail;
+  EXPECT_NE(v.diagnostics.find("$ systemctl status app.service --no-pager"),
+            std::string::npos);
+  EXPECT_NE(v.diagnostics.find("$ journalctl -u app.service -n 50 --no-pager"),
+            std::string::npos);
+  EXPECT_NE(v.diagnostics.find("bind: address in use"), std::string::npos);
+  for (const auto& e : events.Of("step_started")) EXPECT_NE(e.phase, "finish");
+}
+
+TEST_F(RunnerTest, UnitGatePassesForAStableUnit) {
+  Plan plan = MakePlan({"a", "b"});
+  plan.phases[1].gate = Gate{GateKind::kUnitActive,
+                             std::chrono::milliseconds(3000),
+                             {"app"},
+                             0,
+                             "app active"};
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt},
+                 GateHost{"b", "10.0.0.2", {}, std::nullopt}}};
+  RunOptions options;
+  options.gate.topology = &topo;
+  options.gate.poll = std::chrono::milliseconds(20);
+  options.gate.settle = std::chrono::milliseconds(60);
+  EventLog events;
+  RunSummary s = RunPlan(plan, events, options);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(events.Of("gate_passed").size(), 1u);
+}
+
+TEST_F(RunnerTest, LocalPhaseCallsTheHandlerAndDryRunSkipsIt) {
+  Plan plan = MakePlan({"a"});
+  Phase pki{"pki", "local", {}, {}, true, {}, {}, {}};
+  plan.phases.insert(plan.phases.begin(), pki);
+  int calls = 0;
+  RunOptions options;
+  options.local_phase = [&](const Phase& p) -> Status {
+    EXPECT_EQ(p.name, "pki");
+    ++calls;
+    return {};
+  };
+  EventLog e1;
+  EXPECT_TRUE(RunPlan(plan, e1, options).ok);
+  EXPECT_EQ(calls, 1);
+
+  options.dry_run = true;
+  EventLog e2;
+  RunSummary s = RunPlan(plan, e2, options);
+  EXPECT_TRUE(s.ok);
+  EXPECT_EQ(calls, 1);
+
+  options.dry_run = false;
+  options.local_phase = [](const Phase&) -> Status {
+    return Fail(ErrorKind::kPki, "CA key unreadable", "pki/ca.key");
+  };
+  EventLog e3;
+  RunSummary s3 = RunPlan(plan, e3, options);
+  ASSERT_TRUE(s3.error);
+  EXPECT_EQ(s3.error->kind, ErrorKind::kPki);
+  EXPECT_EQ(s3.failed_phase, "pki");
+}
+
+TEST(WatchersOf, IncludesUnitFiles) {
+  Plan plan = MakePlan({"a"});
+  auto w = WatchersOf(plan, "a");
+  EXPECT_EQ(w["/etc/app/app.conf"], std::vector<std::string>{"app"});
+  EXPECT_EQ(w["/etc/systemd/system/app.service"],
+            std::vector<std::string>{"app"});
+  EXPECT_FALSE(w.contains("/etc/app/other.conf"));
+}
+
+}  // namespace
+}  // namespace hardway
