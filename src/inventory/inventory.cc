@@ -378,8 +378,10 @@ class Loader {
     if (!n.IsScalar() || n.Scalar().empty()) {
       Report(At(n),
              field + " must be " + std::string(expected) + ", got " + KindOf(n),
-             "write it as " + std::string(field.substr(field.rfind('.') + 1)) +
-                 ": <" + std::string(expected) + ">");
+             field.ends_with("]")
+                 ? "write " + std::string(expected)
+                 : "write it as " + field.substr(field.rfind('.') + 1) + ": <" +
+                       std::string(expected) + ">");
       return std::nullopt;
     }
     return n.Scalar();
