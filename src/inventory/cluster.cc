@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdlib>
 
 #include "inventory/pod_cidr.h"
+#include "util/files.h"
 
 namespace hardway {
 
@@ -17,12 +17,7 @@ namespace {
 std::filesystem::path ResolveLocalPath(const std::filesystem::path& base,
                                        const std::string& p) {
   if (p.empty()) return p;
-  if (p == "~" || p.starts_with("~/")) {
-    const char* home = std::getenv("HOME");
-    if (home == nullptr || *home == '\0') return p;
-    return (std::filesystem::path(home) / p.substr(p.size() > 1 ? 2 : 1))
-        .lexically_normal();
-  }
+  if (p == "~" || p.starts_with("~/")) return ExpandHome(p).lexically_normal();
   std::filesystem::path path(p);
   if (path.is_absolute()) return path.lexically_normal();
   return (base / path).lexically_normal();
