@@ -871,3 +871,51 @@ TEST(InventoryValidationTest, EmptyHostEntry) {
 
 }  // namespace
 }  // namespace hardway
+
+namespace hardway {
+namespace {
+
+// The schema exactly as the issue shows it (bastion included).
+TEST(InventoryTest, IssueSchemaExample) {
+  Inventory inv = ParseOk(R"(cluster:
+  name: demo
+  kubernetes_version: v1.32.3
+  domain: cluster.local
+  service_cidr: 10.32.0.0/24
+  pod_cidr: 10.200.0.0/16          # a /24 per node unless a host sets its own
+  api_endpoint: 10.240.0.10:6443   # optional: a load balancer; default: first controller
+  extra_sans: []
+pki:
+  key_algorithm: ecdsa-p256        # ecdsa-p256 | ecdsa-p384 | rsa-2048 | rsa-3072 | rsa-4096
+  ca_validity: 87600h
+  cert_validity: 8760h
+  renew_before: 720h
+encryption: {provider: aescbc}     # aescbc | secretbox
+ssh:
+  user: root
+  port: 22
+  identity_file: ~/.ssh/id_ed25519
+  agent: true
+  known_hosts: ~/.ssh/known_hosts
+  host_key_policy: strict          # strict | accept-new
+  bastion: {address: 203.0.113.5, port: 22, user: jump}   # optional
+  connect_timeout: 10s
+artifacts: {dir: ./artifacts}      # etcd, etcdctl, kube-*, kubelet, containerd, runc, cni/
+hosts:
+  - {name: controller-0, address: 10.240.0.10, roles: [etcd, controlplane]}
+  - {name: node-0, address: 10.240.0.20, roles: [worker], pod_cidr: 10.200.0.0/24,
+     ssh: {user: debian, port: 2222}}
+)");
+  ASSERT_EQ(inv.hosts.size(), 2u);
+  EXPECT_EQ(inv.cluster.api_endpoint, "10.240.0.10:6443");
+  ASSERT_TRUE(inv.ssh.bastion);
+  EXPECT_EQ(inv.ssh.bastion->user, "jump");
+  EXPECT_EQ(inv.hosts[1].ssh.user, "debian");
+  EXPECT_EQ(inv.hosts[1].ssh.port, 2222);
+  ASSERT_TRUE(inv.hosts[1].ssh.bastion);  // inherited
+  EXPECT_EQ(inv.hosts[1].ssh.bastion->address, "203.0.113.5");
+  EXPECT_EQ(inv.hosts[1].pod_cidr->ToString(), "10.200.0.0/24");
+}
+
+}  // namespace
+}  // namespace hardway
