@@ -605,7 +605,10 @@ class Loader {
       YAML::Mark svc_mark =
           c["service_cidr"] ? c["service_cidr"].Mark() : cluster_mark;
       YAML::Mark pod_mark = c["pod_cidr"] ? c["pod_cidr"].Mark() : cluster_mark;
-      if (inv.cluster.service_cidr.Overlaps(inv.cluster.pod_cidr)) {
+      // Checks against a CIDR the user got wrong would compare with the
+      // default instead and only confuse; its own error says enough.
+      if (service_cidr_ok_ && pod_cidr_ok_ &&
+          inv.cluster.service_cidr.Overlaps(inv.cluster.pod_cidr)) {
         Report(c["service_cidr"] ? svc_mark : pod_mark,
                "cluster.service_cidr " + inv.cluster.service_cidr.ToString() +
                    " overlaps cluster.pod_cidr " +
@@ -671,11 +674,13 @@ class Loader {
       }
     }
     if (c["service_cidr"]) {
-      if (auto cidr =
-              ParseCidrField(c["service_cidr"], "cluster.service_cidr")) {
+      auto cidr = ParseCidrField(c["service_cidr"], "cluster.service_cidr");
+      if (!cidr) service_cidr_ok_ = false;
+      if (cidr) {
         // The cluster DNS service takes the tenth address, so the block needs
         // at least 16.
         if (cidr->prefix > 28) {
+          service_cidr_ok_ = false;
           Report(At(c["service_cidr"]),
                  "cluster.service_cidr " + cidr->ToString() + " is too small",
                  "use a /28 or larger (the kubernetes service takes .1 and "
@@ -686,8 +691,11 @@ class Loader {
       }
     }
     if (c["pod_cidr"]) {
-      if (auto cidr = ParseCidrField(c["pod_cidr"], "cluster.pod_cidr"))
+      if (auto cidr = ParseCidrField(c["pod_cidr"], "cluster.pod_cidr")) {
         out.pod_cidr = *cidr;
+      } else {
+        pod_cidr_ok_ = false;
+      }
     }
     if (c["api_endpoint"]) ApiEndpoint(c["api_endpoint"], out);
     if (c["extra_sans"]) {
@@ -1140,9 +1148,11 @@ class Loader {
                      "; give each host its own address");
         }
         auto ip = *Ipv4::Parse(h.address);
-        if (inv.cluster.pod_cidr.Contains(ip) ||
-            inv.cluster.service_cidr.Contains(ip)) {
-          bool pod = inv.cluster.pod_cidr.Contains(ip);
+        bool in_pod = pod_cidr_ok_ && inv.cluster.pod_cidr.Contains(ip);
+        bool in_service =
+            service_cidr_ok_ && inv.cluster.service_cidr.Contains(ip);
+        if (in_pod || in_service) {
+          bool pod = in_pod;
           Report(m.address,
                  label + " address " + h.address + " is inside cluster." +
                      (pod ? "pod_cidr " : "service_cidr ") +
@@ -1167,7 +1177,7 @@ class Loader {
               "only workers run pods; remove pod_cidr or add the worker role");
           continue;
         }
-        if (!inv.cluster.pod_cidr.Contains(*h.pod_cidr)) {
+        if (pod_cidr_ok_ && !inv.cluster.pod_cidr.Contains(*h.pod_cidr)) {
           Report(m.pod_cidr,
                  label + " pod_cidr " + h.pod_cidr->ToString() +
                      " is outside cluster.pod_cidr " +
@@ -1238,7 +1248,7 @@ class Loader {
     for (size_t k : auto_workers) {
       if (!allocated[k]) ++missing;
     }
-    if (missing > 0) {
+    if (missing > 0 && pod_cidr_ok_) {
       size_t free_blocks = auto_workers.size() - missing;
       Report(has_cluster_pod_cidr_ ? cluster_pod_mark_ : list_mark,
              "cluster.pod_cidr " + inv.cluster.pod_cidr.ToString() +
@@ -1256,6 +1266,8 @@ class Loader {
   std::vector<HostMarks> marks_;
   std::vector<bool> parsed_hosts_;
   YAML::Mark cluster_pod_mark_;
+  bool pod_cidr_ok_ = true;      // false: cluster.pod_cidr written but invalid
+  bool service_cidr_ok_ = true;  // same for cluster.service_cidr
   bool has_cluster_pod_cidr_ = false;
 };
 

@@ -919,3 +919,27 @@ hosts:
 
 }  // namespace
 }  // namespace hardway
+
+namespace hardway {
+namespace {
+
+TEST(InventoryValidationTest, BadClusterCidrCausesNoFollowUpErrors) {
+  // Only the bad pod_cidr is reported: nothing is compared against the default
+  // it fell back to.
+  std::string text =
+      "cluster:\n  name: demo\n  pod_cidr: 10.32.0.1/16\n  service_cidr: "
+      "10.32.0.0/24/1\n"
+      "hosts:\n  - {name: c0, address: 10.32.0.5, roles: [etcd, "
+      "controlplane]}\n"
+      "  - {name: w0, address: 10.200.0.5, roles: [worker], pod_cidr: "
+      "10.32.1.0/24}\n";
+  std::vector<Error> errors = Errors(text);
+  ASSERT_EQ(errors.size(), 2u) << Dump(errors);
+  EXPECT_TRUE(HasError(text, 3, 13,
+                       "cluster.pod_cidr: \"10.32.0.1/16\" is not a valid"));
+  EXPECT_TRUE(HasError(
+      text, 4, 17, "cluster.service_cidr: \"10.32.0.0/24/1\" is not a valid"));
+}
+
+}  // namespace
+}  // namespace hardway
