@@ -1,5 +1,6 @@
-// Shared vocabulary of the stand-ins: an error is a sentence for the journal, because a
-// stand-in's only job when something is wrong is to say precisely what, on stderr.
+// Shared vocabulary of the stand-ins: an error is a sentence for the journal,
+// because a stand-in's only job when something is wrong is to say precisely
+// what, on stderr.
 #pragma once
 
 #include <expected>
@@ -15,7 +16,8 @@ inline std::unexpected<std::string> Fail(std::string message) {
   return std::unexpected(std::move(message));
 }
 
-// What the stand-ins report as their version (the release hardway targets by default).
+// What the stand-ins report as their version (the release hardway targets by
+// default).
 inline constexpr const char* kVersion = "v1.32.3-standin";
 
 }  // namespace standin

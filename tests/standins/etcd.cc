@@ -29,7 +29,8 @@ Result<std::string> Base64Decode(const std::string& in) {
 
 namespace {
 
-// The gateway renders int64 as JSON strings ("revision": "12"); accept numbers too.
+// The gateway renders int64 as JSON strings ("revision": "12"); accept numbers
+// too.
 long long Int64(const Json& obj, const char* field) {
   if (!obj.is_object() || !obj.contains(field)) return 0;
   const Json& v = obj[field];
@@ -80,18 +81,22 @@ EtcdResult<Json> Etcd::Call(const std::string& path, const Json& body) {
     std::string base = endpoints_[idx];
     while (base.ends_with('/')) base.pop_back();
     auto resp = HttpDo(path == "/health" ? "GET" : "POST", base + path, &tls_,
-                       path == "/health" ? std::string() : body.dump(), "application/json", 5000);
+                       path == "/health" ? std::string() : body.dump(),
+                       "application/json", 5000);
     if (!resp) {
-      last = {resp.error().kind == ClientError::kTls ? EtcdError::kRefused : EtcdError::kUnavailable,
+      last = {resp.error().kind == ClientError::kTls ? EtcdError::kRefused
+                                                     : EtcdError::kUnavailable,
               resp.error().message};
       continue;
     }
     Json doc = Json::parse(resp->body, nullptr, false);
     if (resp->status != 200 || doc.is_discarded()) {
-      std::string msg = doc.is_object() ? doc.value("message", doc.value("error", "")) : "";
-      last = {resp->status >= 500 ? EtcdError::kUnavailable : EtcdError::kProtocol,
-              base + path + ": HTTP " + std::to_string(resp->status) +
-                  (msg.empty() ? ": " + resp->body.substr(0, 200) : ": " + msg)};
+      std::string msg =
+          doc.is_object() ? doc.value("message", doc.value("error", "")) : "";
+      last = {
+          resp->status >= 500 ? EtcdError::kUnavailable : EtcdError::kProtocol,
+          base + path + ": HTTP " + std::to_string(resp->status) +
+              (msg.empty() ? ": " + resp->body.substr(0, 200) : ": " + msg)};
       continue;
     }
     std::lock_guard lock(mu_);
@@ -107,34 +112,43 @@ EtcdResult<std::string> Etcd::Health() {
   // etcd 3.4 answers {"health":"true"}; later ones add "reason".
   Json h = (*doc).value("health", Json());
   if (h == "true" || h == true) return std::string("true");
-  return std::unexpected(EtcdError{EtcdError::kUnavailable, "etcd reports unhealthy: " + doc->dump()});
+  return std::unexpected(EtcdError{EtcdError::kUnavailable,
+                                   "etcd reports unhealthy: " + doc->dump()});
 }
 
 EtcdResult<std::optional<EtcdKv>> Etcd::Get(const std::string& key) {
   auto doc = Call("/v3/kv/range", {{"key", Base64Encode(key)}});
   if (!doc) return std::unexpected(doc.error());
-  if (!doc->contains("kvs") || (*doc)["kvs"].empty()) return std::optional<EtcdKv>();
+  if (!doc->contains("kvs") || (*doc)["kvs"].empty())
+    return std::optional<EtcdKv>();
   return KvFrom((*doc)["kvs"][0]);
 }
 
-EtcdResult<std::vector<EtcdKv>> Etcd::List(const std::string& prefix, long long* revision) {
-  auto doc = Call("/v3/kv/range",
-                  {{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(PrefixEnd(prefix))},
-                   {"sort_order", "ASCEND"}, {"sort_target", "KEY"}});
+EtcdResult<std::vector<EtcdKv>> Etcd::List(const std::string& prefix,
+                                           long long* revision) {
+  auto doc =
+      Call("/v3/kv/range", {{"key", Base64Encode(prefix)},
+                            {"range_end", Base64Encode(PrefixEnd(prefix))},
+                            {"sort_order", "ASCEND"},
+                            {"sort_target", "KEY"}});
   if (!doc) return std::unexpected(doc.error());
-  if (revision) *revision = Int64((*doc).value("header", Json::object()), "revision");
+  if (revision)
+    *revision = Int64((*doc).value("header", Json::object()), "revision");
   std::vector<EtcdKv> out;
   for (const auto& kv : (*doc).value("kvs", Json::array()))
     if (auto v = KvFrom(kv)) out.push_back(std::move(*v));
   return out;
 }
 
-EtcdResult<EtcdWrite> Etcd::Txn(const std::string& key, const std::string& value,
-                                const Json& compare) {
+EtcdResult<EtcdWrite> Etcd::Txn(const std::string& key,
+                                const std::string& value, const Json& compare) {
   Json body = {
       {"compare", Json::array({compare})},
-      {"success", Json::array({{{"request_put", {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}}}}})},
-      {"failure", Json::array({{{"request_range", {{"key", Base64Encode(key)}}}}})}};
+      {"success", Json::array({{{"request_put",
+                                 {{"key", Base64Encode(key)},
+                                  {"value", Base64Encode(value)}}}}})},
+      {"failure",
+       Json::array({{{"request_range", {{"key", Base64Encode(key)}}}}})}};
   auto doc = Call("/v3/kv/txn", body);
   if (!doc) return std::unexpected(doc.error());
   EtcdWrite w;
@@ -150,18 +164,28 @@ EtcdResult<EtcdWrite> Etcd::Txn(const std::string& key, const std::string& value
   return w;
 }
 
-EtcdResult<EtcdWrite> Etcd::Create(const std::string& key, const std::string& value) {
+EtcdResult<EtcdWrite> Etcd::Create(const std::string& key,
+                                   const std::string& value) {
   return Txn(key, value,
-             {{"key", Base64Encode(key)}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}});
+             {{"key", Base64Encode(key)},
+              {"target", "CREATE"},
+              {"result", "EQUAL"},
+              {"create_revision", "0"}});
 }
 
-EtcdResult<EtcdWrite> Etcd::Update(const std::string& key, const std::string& value,
+EtcdResult<EtcdWrite> Etcd::Update(const std::string& key,
+                                   const std::string& value,
                                    long long expected) {
   if (expected == 0)
     return Txn(key, value,
-               {{"key", Base64Encode(key)}, {"target", "CREATE"}, {"result", "GREATER"}, {"create_revision", "0"}});
+               {{"key", Base64Encode(key)},
+                {"target", "CREATE"},
+                {"result", "GREATER"},
+                {"create_revision", "0"}});
   return Txn(key, value,
-             {{"key", Base64Encode(key)}, {"target", "MOD"}, {"result", "EQUAL"},
+             {{"key", Base64Encode(key)},
+              {"target", "MOD"},
+              {"result", "EQUAL"},
               {"mod_revision", std::to_string(expected)}});
 }
 

@@ -1,5 +1,6 @@
-// etcd v3 through its JSON gateway (etcd 3.4: POST /v3/kv/range|put|txn|deleterange, base64
-// keys and values; GET /health), over mutual TLS, failing over across --etcd-servers.
+// etcd v3 through its JSON gateway (etcd 3.4: POST
+// /v3/kv/range|put|txn|deleterange, base64 keys and values; GET /health), over
+// mutual TLS, failing over across --etcd-servers.
 #pragma once
 
 #include <mutex>
@@ -21,8 +22,9 @@ struct EtcdKv {
 };
 
 struct EtcdError {
-  // kRefused: the TLS layer failed (etcd rejected our client certificate, or its server
-  // certificate did not verify) — configuration, not timing, so retrying will not help.
+  // kRefused: the TLS layer failed (etcd rejected our client certificate, or
+  // its server certificate did not verify) — configuration, not timing, so
+  // retrying will not help.
   enum Kind { kUnavailable, kRefused, kProtocol } kind = kUnavailable;
   std::string message;
 };
@@ -32,8 +34,10 @@ using EtcdResult = std::expected<T, EtcdError>;
 
 struct EtcdWrite {
   bool succeeded = false;  // the txn's compare held
-  long long revision = 0;  // store revision after the write (mod_revision of the key)
-  std::optional<EtcdKv> current;  // on failure: the key as it is now (if it exists)
+  long long revision =
+      0;  // store revision after the write (mod_revision of the key)
+  std::optional<EtcdKv>
+      current;  // on failure: the key as it is now (if it exists)
 };
 
 class Etcd {
@@ -43,17 +47,22 @@ class Etcd {
   EtcdResult<std::string> Health();
   EtcdResult<std::optional<EtcdKv>> Get(const std::string& key);
   // Every key with the prefix, sorted; also the store revision.
-  EtcdResult<std::vector<EtcdKv>> List(const std::string& prefix, long long* revision);
+  EtcdResult<std::vector<EtcdKv>> List(const std::string& prefix,
+                                       long long* revision);
   // Put only if the key does not exist.
-  EtcdResult<EtcdWrite> Create(const std::string& key, const std::string& value);
-  // Put only if the key exists with mod_revision == expected (expected 0: exists at all).
-  EtcdResult<EtcdWrite> Update(const std::string& key, const std::string& value, long long expected);
+  EtcdResult<EtcdWrite> Create(const std::string& key,
+                               const std::string& value);
+  // Put only if the key exists with mod_revision == expected (expected 0:
+  // exists at all).
+  EtcdResult<EtcdWrite> Update(const std::string& key, const std::string& value,
+                               long long expected);
   EtcdResult<bool> Delete(const std::string& key);
 
   const std::vector<std::string>& endpoints() const { return endpoints_; }
 
  private:
-  EtcdResult<nlohmann::json> Call(const std::string& path, const nlohmann::json& body);
+  EtcdResult<nlohmann::json> Call(const std::string& path,
+                                  const nlohmann::json& body);
   EtcdResult<EtcdWrite> Txn(const std::string& key, const std::string& value,
                             const nlohmann::json& compare);
   std::vector<std::string> endpoints_;

@@ -13,14 +13,17 @@
 namespace standin {
 namespace {
 
-bool EndsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.ends_with(suffix);
+}
 
 std::vector<std::string_view> SplitView(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   size_t start = 0;
   while (true) {
     size_t pos = s.find(sep, start);
-    out.push_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
+    out.push_back(
+        s.substr(start, pos == std::string_view::npos ? pos : pos - start));
     if (pos == std::string_view::npos) break;
     start = pos + 1;
   }
@@ -45,8 +48,9 @@ bool IsFloat(std::string_view v) {
   }
 }
 
-// Checks the value of a typed flag the way pflag would when it parses it, so a template
-// that renders "--secure-port=64 43" or "--event-ttl=1 hour" fails here as it would for real.
+// Checks the value of a typed flag the way pflag would when it parses it, so a
+// template that renders "--secure-port=64 43" or "--event-ttl=1 hour" fails
+// here as it would for real.
 std::string CheckValue(const FlagSpec& spec, std::string_view value) {
   const std::string& t = spec.type;
   bool ok = true;
@@ -66,8 +70,8 @@ std::string CheckValue(const FlagSpec& spec, std::string_view value) {
     ok = colon != std::string_view::npos && IsInteger(value.substr(colon + 1));
   }
   if (ok) return {};
-  return "invalid argument \"" + std::string(value) + "\" for \"--" + spec.name +
-         "\" flag: not a valid " + t;
+  return "invalid argument \"" + std::string(value) + "\" for \"--" +
+         spec.name + "\" flag: not a valid " + t;
 }
 
 }  // namespace
@@ -98,7 +102,8 @@ Result<FlagTable> ParseFlagTsv(std::string component, std::string_view text) {
 }
 
 const FlagTable* FlagsOf(std::string_view component) {
-  // Parsed once; the embedded text is known-good (the generator and a unit test check it).
+  // Parsed once; the embedded text is known-good (the generator and a unit test
+  // check it).
   static const auto* tables = [] {
     auto* v = new std::vector<FlagTable>();
     for (const auto& [name, tsv] : kFlagTables) {
@@ -112,7 +117,8 @@ const FlagTable* FlagsOf(std::string_view component) {
   return nullptr;
 }
 
-std::string ParsedFlags::Get(const std::string& name, const std::string& fallback) const {
+std::string ParsedFlags::Get(const std::string& name,
+                             const std::string& fallback) const {
   auto it = values.find(name);
   return it == values.end() ? fallback : it->second;
 }
@@ -126,10 +132,13 @@ bool ParsedFlags::GetBool(const std::string& name, bool fallback) const {
 }
 
 bool ParseBool(std::string_view v, bool* out) {
-  static constexpr std::string_view kTrue[] = {"1", "t", "T", "TRUE", "true", "True"};
-  static constexpr std::string_view kFalse[] = {"0", "f", "F", "FALSE", "false", "False"};
+  static constexpr std::string_view kTrue[] = {"1",    "t",    "T",
+                                               "TRUE", "true", "True"};
+  static constexpr std::string_view kFalse[] = {"0",     "f",     "F",
+                                                "FALSE", "false", "False"};
   if (std::ranges::find(kTrue, v) != std::end(kTrue)) return *out = true, true;
-  if (std::ranges::find(kFalse, v) != std::end(kFalse)) return *out = false, true;
+  if (std::ranges::find(kFalse, v) != std::end(kFalse))
+    return *out = false, true;
   return false;
 }
 
@@ -140,31 +149,43 @@ std::optional<double> ParseGoDuration(std::string_view s) {
   double total = 0;
   while (!s.empty()) {
     size_t i = 0;
-    while (i < s.size() && (isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    while (i < s.size() &&
+           (isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.'))
+      ++i;
     if (i == 0) return std::nullopt;
     std::string number(s.substr(0, i));
     if (!IsFloat(number)) return std::nullopt;
     double n = std::stod(number);
     s.remove_prefix(i);
     size_t j = 0;
-    while (j < s.size() && !(isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.')) ++j;
+    while (j < s.size() &&
+           !(isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.'))
+      ++j;
     std::string_view unit = s.substr(0, j);
     s.remove_prefix(j);
     double scale;
-    if (unit == "ns") scale = 1e-9;
-    else if (unit == "us" || unit == "µs") scale = 1e-6;
-    else if (unit == "ms") scale = 1e-3;
-    else if (unit == "s") scale = 1;
-    else if (unit == "m") scale = 60;
-    else if (unit == "h") scale = 3600;
-    else return std::nullopt;  // Go requires a unit on every number except a bare "0"
+    if (unit == "ns")
+      scale = 1e-9;
+    else if (unit == "us" || unit == "µs")
+      scale = 1e-6;
+    else if (unit == "ms")
+      scale = 1e-3;
+    else if (unit == "s")
+      scale = 1;
+    else if (unit == "m")
+      scale = 60;
+    else if (unit == "h")
+      scale = 3600;
+    else
+      return std::nullopt;  // Go requires a unit on every number except a bare
+                            // "0"
     total += n * scale;
   }
   return total;
 }
 
-std::expected<ParsedFlags, FlagError> ParseArgs(const FlagTable& table,
-                                                std::span<const std::string> args) {
+std::expected<ParsedFlags, FlagError> ParseArgs(
+    const FlagTable& table, std::span<const std::string> args) {
   const std::string& comp = table.component;
   auto error = [&](std::string msg) {
     return std::unexpected(FlagError{2, comp + ": " + msg});
@@ -183,15 +204,20 @@ std::expected<ParsedFlags, FlagError> ParseArgs(const FlagTable& table,
     if (arg.starts_with("--")) {
       name = arg.substr(2);
     } else if (arg.starts_with("-") && arg.size() > 1) {
-      // pflag shorthands: only -h (help) and -v (verbosity) exist on these components.
+      // pflag shorthands: only -h (help) and -v (verbosity) exist on these
+      // components.
       std::string rest = arg.substr(1);
       std::string letter = rest.substr(0, 1);
-      if (letter == "h" && rest.size() == 1) name = "help";
-      else if (letter == "v" && table.Find("v")) name = "v=" + rest.substr(rest[1] == '=' ? 2 : 1);
-      else return error("unknown shorthand flag '" + letter + "' in " + arg);
+      if (letter == "h" && rest.size() == 1)
+        name = "help";
+      else if (letter == "v" && table.Find("v"))
+        name = "v=" + rest.substr(rest[1] == '=' ? 2 : 1);
+      else
+        return error("unknown shorthand flag '" + letter + "' in " + arg);
       if (name == "v=") name = "v";
     } else {
-      return error("unexpected argument \"" + arg + "\" (" + comp + " takes no arguments, only flags)");
+      return error("unexpected argument \"" + arg + "\" (" + comp +
+                   " takes no arguments, only flags)");
     }
     if (auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
@@ -200,14 +226,18 @@ std::expected<ParsedFlags, FlagError> ParseArgs(const FlagTable& table,
     if (name.empty()) return error("bad flag syntax: " + arg);
     const FlagSpec* spec = table.Find(name);
     if (!spec)
-      return error("unknown flag --" + name + " (not a flag of " + comp + " v1.32)");
+      return error("unknown flag --" + name + " (not a flag of " + comp +
+                   " v1.32)");
     bool is_bool = spec->type == "bool";
-    bool optional_value = spec->type.find("[=") != std::string::npos;  // version[=true]
+    bool optional_value =
+        spec->type.find("[=") != std::string::npos;  // version[=true]
     if (!value) {
       if (is_bool || optional_value) {
-        value = optional_value ? spec->type.substr(spec->type.find("[=") + 2,
-                                                   spec->type.find(']') - spec->type.find("[=") - 2)
-                               : "true";
+        value = optional_value
+                    ? spec->type.substr(
+                          spec->type.find("[=") + 2,
+                          spec->type.find(']') - spec->type.find("[=") - 2)
+                    : "true";
       } else if (i + 1 < args.size()) {
         value = args[++i];
       } else {
@@ -217,7 +247,8 @@ std::expected<ParsedFlags, FlagError> ParseArgs(const FlagTable& table,
     if (auto bad = CheckValue(*spec, *value); !bad.empty()) return error(bad);
     if (spec->deprecated)
       out.warnings.push_back("Flag --" + name +
-                             " has been deprecated; set it in the component's config file (--config) instead");
+                             " has been deprecated; set it in the component's "
+                             "config file (--config) instead");
     if (name == "help") out.help = *value != "false";
     if (name == "version") out.version = *value != "false";
     out.values[name] = *value;
@@ -232,17 +263,31 @@ bool IsFileListFlag(const FlagSpec& spec) {
 bool IsInputFileFlag(const FlagSpec& spec) {
   const std::string& n = spec.name;
   if (spec.type == "bool") return false;
-  // Things written, created or scanned by the component, not read: they need not exist.
+  // Things written, created or scanned by the component, not read: they need
+  // not exist.
   static constexpr std::string_view kNotInputs[] = {
-      "lock-file",        "write-config-to", "audit-log-path", "cert-dir",
-      "root-dir",         "config-dir",      "debug-socket-path", "log_file",
-      "log_dir",          "tls-sni-cert-key", "volume-plugin-dir", "flex-volume-plugin-dir",
-      "pod-manifest-path", "image-credential-provider-bin-dir", "experimental-mounter-path",
-      "resolv-conf",      "allow-metric-labels-manifest-dir"};
+      "lock-file",
+      "write-config-to",
+      "audit-log-path",
+      "cert-dir",
+      "root-dir",
+      "config-dir",
+      "debug-socket-path",
+      "log_file",
+      "log_dir",
+      "tls-sni-cert-key",
+      "volume-plugin-dir",
+      "flex-volume-plugin-dir",
+      "pod-manifest-path",
+      "image-credential-provider-bin-dir",
+      "experimental-mounter-path",
+      "resolv-conf",
+      "allow-metric-labels-manifest-dir"};
   if (std::ranges::find(kNotInputs, n) != std::end(kNotInputs)) return false;
   return n == "config" || n == "kubeconfig" || EndsWith(n, "-kubeconfig") ||
-         EndsWith(n, "-file") || EndsWith(n, "cafile") || EndsWith(n, "certfile") ||
-         EndsWith(n, "keyfile") || EndsWith(n, "-certificate") || EndsWith(n, "-key") ||
+         EndsWith(n, "-file") || EndsWith(n, "cafile") ||
+         EndsWith(n, "certfile") || EndsWith(n, "keyfile") ||
+         EndsWith(n, "-certificate") || EndsWith(n, "-key") ||
          EndsWith(n, "-certificate-authority") || EndsWith(n, "-config") ||
          EndsWith(n, "-manifest") || n.find("filepath") != std::string::npos;
 }
@@ -251,7 +296,8 @@ Status CheckInputFiles(const FlagTable& table, const ParsedFlags& flags) {
   for (const auto& [name, value] : flags.values) {
     const FlagSpec* spec = table.Find(name);
     if (!spec || !IsInputFileFlag(*spec)) continue;
-    // The kubelet reads its bootstrap kubeconfig only when --kubeconfig does not exist yet.
+    // The kubelet reads its bootstrap kubeconfig only when --kubeconfig does
+    // not exist yet.
     if (name == "bootstrap-kubeconfig" && flags.Has("kubeconfig") &&
         access(flags.Get("kubeconfig").c_str(), F_OK) == 0)
       continue;
@@ -263,10 +309,11 @@ Status CheckInputFiles(const FlagTable& table, const ParsedFlags& flags) {
     }
     for (const auto& path : paths) {
       if (path.empty()) return Fail("--" + name + ": empty file name");
-      struct stat st{};
+      struct stat st {};
       if (stat(path.c_str(), &st) != 0)
         return Fail("--" + name + ": " + path + " does not exist");
-      if (!S_ISREG(st.st_mode)) return Fail("--" + name + ": " + path + " is not a regular file");
+      if (!S_ISREG(st.st_mode))
+        return Fail("--" + name + ": " + path + " is not a regular file");
       if (access(path.c_str(), R_OK) != 0)
         return Fail("--" + name + ": " + path + " is not readable");
     }

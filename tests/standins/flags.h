@@ -1,6 +1,7 @@
 // Strict command-line parsing against the real component's flag list
-// (../shared/reference/k8s-flags/<component>.tsv, embedded at build time), with the
-// spellings spf13/pflag accepts: --flag=value, --flag value, boolean --flag, -h, -v.
+// (../shared/reference/k8s-flags/<component>.tsv, embedded at build time), with
+// the spellings spf13/pflag accepts: --flag=value, --flag value, boolean
+// --flag, -h, -v.
 #pragma once
 
 #include <map>
@@ -16,7 +17,8 @@ namespace standin {
 
 struct FlagSpec {
   std::string name;
-  std::string type;  // as the reference page shows it: bool, string, strings, int, duration...
+  std::string type;  // as the reference page shows it: bool, string, strings,
+                     // int, duration...
   bool deprecated = false;
   std::string default_value;
 };
@@ -30,17 +32,20 @@ struct FlagTable {
 // Parses one tsv (flag<TAB>type<TAB>deprecated<TAB>default, '#' comments).
 Result<FlagTable> ParseFlagTsv(std::string component, std::string_view text);
 
-// The embedded table of a component; nullptr for a name that is not one of the five.
+// The embedded table of a component; nullptr for a name that is not one of the
+// five.
 const FlagTable* FlagsOf(std::string_view component);
 
 struct ParsedFlags {
-  std::map<std::string, std::string> values;  // last occurrence wins, as in pflag
-  std::vector<std::string> warnings;          // deprecated flags used
+  std::map<std::string, std::string>
+      values;                         // last occurrence wins, as in pflag
+  std::vector<std::string> warnings;  // deprecated flags used
   bool help = false;
   bool version = false;
 
   bool Has(const std::string& name) const { return values.contains(name); }
-  std::string Get(const std::string& name, const std::string& fallback = {}) const;
+  std::string Get(const std::string& name,
+                  const std::string& fallback = {}) const;
   // pflag's ParseBool spellings; `fallback` when the flag is absent.
   bool GetBool(const std::string& name, bool fallback) const;
 };
@@ -50,20 +55,24 @@ struct FlagError {
   std::string message;  // already prefixed with the component name
 };
 
-// `args` excludes argv[0]. Unknown flags, missing values, malformed values of typed flags
-// (bool, int, duration, float) and positional arguments are errors (exit 2).
-std::expected<ParsedFlags, FlagError> ParseArgs(const FlagTable& table,
-                                                std::span<const std::string> args);
+// `args` excludes argv[0]. Unknown flags, missing values, malformed values of
+// typed flags (bool, int, duration, float) and positional arguments are errors
+// (exit 2).
+std::expected<ParsedFlags, FlagError> ParseArgs(
+    const FlagTable& table, std::span<const std::string> args);
 
-// Whether a flag names an input file that must exist (e.g. --etcd-cafile, --kubeconfig,
+// Whether a flag names an input file that must exist (e.g. --etcd-cafile,
+// --kubeconfig,
 // --encryption-provider-config), and whether its value is a comma list of files
-// (--service-account-key-file is `strings`). Outputs and folders (--lock-file, --cert-dir,
+// (--service-account-key-file is `strings`). Outputs and folders (--lock-file,
+// --cert-dir,
 // --audit-log-path, --write-config-to) are not.
 bool IsInputFileFlag(const FlagSpec& spec);
 bool IsFileListFlag(const FlagSpec& spec);
 
-// Every input file named by a parsed flag must exist and be a regular, readable file.
-// Returns the first problem ("--etcd-cafile: /etc/etcd/ca.crt does not exist").
+// Every input file named by a parsed flag must exist and be a regular, readable
+// file. Returns the first problem ("--etcd-cafile: /etc/etcd/ca.crt does not
+// exist").
 Status CheckInputFiles(const FlagTable& table, const ParsedFlags& flags);
 
 bool ParseBool(std::string_view text, bool* out);

@@ -30,7 +30,8 @@ struct CtxFree {
 using CtxPtr = std::unique_ptr<SSL_CTX, CtxFree>;
 
 std::string Lower(std::string s) {
-  std::ranges::transform(s, s.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::ranges::transform(s, s.begin(),
+                         [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
@@ -52,9 +53,11 @@ class Conn {
     while (off < data.size()) {
       int n;
       if (ssl_) {
-        n = SSL_write(ssl_, data.data() + off, static_cast<int>(data.size() - off));
+        n = SSL_write(ssl_, data.data() + off,
+                      static_cast<int>(data.size() - off));
       } else {
-        n = static_cast<int>(send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL));
+        n = static_cast<int>(
+            send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL));
       }
       if (n <= 0) {
         if (!ssl_ && n < 0 && errno == EINTR) continue;
@@ -65,7 +68,8 @@ class Conn {
     return true;
   }
 
-  // Appends what is available to buf_; false on EOF or error (last_error_ says which).
+  // Appends what is available to buf_; false on EOF or error (last_error_ says
+  // which).
   bool Fill() {
     char tmp[16384];
     int n;
@@ -73,10 +77,12 @@ class Conn {
       n = SSL_read(ssl_, tmp, sizeof tmp);
       if (n <= 0) {
         int err = SSL_get_error(ssl_, n);
-        if (err == SSL_ERROR_ZERO_RETURN) last_error_ = "connection closed";
+        if (err == SSL_ERROR_ZERO_RETURN)
+          last_error_ = "connection closed";
         else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
           last_error_ = errno ? std::strerror(errno) : "connection closed";
-        else last_error_ = OpenSslErrors();
+        else
+          last_error_ = OpenSslErrors();
         return false;
       }
     } else {
@@ -142,16 +148,18 @@ bool ReadHeaders(Conn& c, std::map<std::string, std::string>* headers) {
     if (colon == std::string::npos) continue;
     std::string value = line.substr(colon + 1);
     value.erase(0, value.find_first_not_of(" \t"));
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+      value.pop_back();
     (*headers)[Lower(line.substr(0, colon))] = value;
   }
 }
 
 // Body per RFC 9112: chunked, Content-Length, or (responses only) until close.
-bool ReadBody(Conn& c, const std::map<std::string, std::string>& headers, bool until_close,
-              std::string* body) {
+bool ReadBody(Conn& c, const std::map<std::string, std::string>& headers,
+              bool until_close, std::string* body) {
   auto te = headers.find("transfer-encoding");
-  if (te != headers.end() && Lower(te->second).find("chunked") != std::string::npos) {
+  if (te != headers.end() &&
+      Lower(te->second).find("chunked") != std::string::npos) {
     std::string line;
     while (true) {
       if (!c.ReadLine(&line)) return false;
@@ -183,8 +191,8 @@ void SetTimeouts(int fd, int timeout_ms) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-Status LoadChainAndKey(SSL_CTX* ctx, const std::string& cert_pem, const std::string& key_pem,
-                       const std::string& what) {
+Status LoadChainAndKey(SSL_CTX* ctx, const std::string& cert_pem,
+                       const std::string& key_pem, const std::string& what) {
   auto certs = ParseCerts(cert_pem, what + " certificate");
   if (!certs) return Fail(certs.error());
   auto key = ParseKey(key_pem, what + " key");
@@ -195,14 +203,16 @@ Status LoadChainAndKey(SSL_CTX* ctx, const std::string& cert_pem, const std::str
     X509_up_ref((*certs)[i].get());
     SSL_CTX_add_extra_chain_cert(ctx, (*certs)[i].get());
   }
-  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
     return Fail(what + ": the private key does not match the certificate");
   }
   return {};
 }
 
-Status AddCas(SSL_CTX* ctx, const std::string& ca_pem, const std::string& what) {
+Status AddCas(SSL_CTX* ctx, const std::string& ca_pem,
+              const std::string& what) {
   auto cas = ParseCerts(ca_pem, what);
   if (!cas) return Fail(cas.error());
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
@@ -213,14 +223,17 @@ Status AddCas(SSL_CTX* ctx, const std::string& ca_pem, const std::string& what) 
 std::string PeerAddress(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";
   if (ss.ss_family == AF_INET)
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, host, sizeof host);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, host,
+              sizeof host);
   else if (ss.ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, host, sizeof host);
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr,
+              host, sizeof host);
   return host;
 }
 
-// Kubernetes requests client certificates but does not fail the handshake on a bad one: the
-// x509 authenticator rejects it afterwards with 401. So accept here and look at the result.
+// Kubernetes requests client certificates but does not fail the handshake on a
+// bad one: the x509 authenticator rejects it afterwards with 401. So accept
+// here and look at the result.
 int AcceptAnyClientCert(int, X509_STORE_CTX*) { return 1; }
 
 }  // namespace
@@ -232,19 +245,32 @@ std::string HttpRequest::Header(const std::string& lower_name) const {
 
 std::string ReasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -267,7 +293,8 @@ void HttpServer::Stop() {
   state_.reset();
 }
 
-static void ServeConnection(std::shared_ptr<HttpServer::State> st, int fd, std::string remote);
+static void ServeConnection(std::shared_ptr<HttpServer::State> st, int fd,
+                            std::string remote);
 
 Status HttpServer::Start(const ServerConfig& config, HttpHandler handler) {
   signal(SIGPIPE, SIG_IGN);
@@ -277,20 +304,28 @@ Status HttpServer::Start(const ServerConfig& config, HttpHandler handler) {
   if (config.tls) {
     st->ctx.reset(SSL_CTX_new(TLS_server_method()));
     SSL_CTX_set_min_proto_version(st->ctx.get(), TLS1_2_VERSION);
-    if (auto s = LoadChainAndKey(st->ctx.get(), config.cert_pem, config.key_pem, config.name); !s)
+    if (auto s = LoadChainAndKey(st->ctx.get(), config.cert_pem, config.key_pem,
+                                 config.name);
+        !s)
       return s;
     if (!config.client_ca_pem.empty()) {
-      if (auto s = AddCas(st->ctx.get(), config.client_ca_pem, config.name + " client CA"); !s)
+      if (auto s = AddCas(st->ctx.get(), config.client_ca_pem,
+                          config.name + " client CA");
+          !s)
         return s;
       SSL_CTX_set_purpose(st->ctx.get(), X509_PURPOSE_SSL_CLIENT);
       if (config.require_client_cert)
-        SSL_CTX_set_verify(st->ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+        SSL_CTX_set_verify(st->ctx.get(),
+                           SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                           nullptr);
       else
         SSL_CTX_set_verify(st->ctx.get(), SSL_VERIFY_PEER, AcceptAnyClientCert);
       // Tell clients which CAs we accept, as Go's ClientCAs does.
       auto cas = ParseCerts(config.client_ca_pem, config.name);
       STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-      for (auto& ca : *cas) sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca.get())));
+      for (auto& ca : *cas)
+        sk_X509_NAME_push(names,
+                          X509_NAME_dup(X509_get_subject_name(ca.get())));
       SSL_CTX_set_client_CA_list(st->ctx.get(), names);
     }
   }
@@ -300,9 +335,11 @@ Status HttpServer::Start(const ServerConfig& config, HttpHandler handler) {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
   addrinfo* res = nullptr;
   std::string port = std::to_string(config.port);
-  std::string bind = config.bind_address.empty() ? "0.0.0.0" : config.bind_address;
+  std::string bind =
+      config.bind_address.empty() ? "0.0.0.0" : config.bind_address;
   if (int rc = getaddrinfo(bind.c_str(), port.c_str(), &hints, &res); rc != 0)
-    return Fail(config.name + ": bad bind address \"" + bind + "\": " + gai_strerror(rc));
+    return Fail(config.name + ": bad bind address \"" + bind +
+                "\": " + gai_strerror(rc));
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -314,21 +351,24 @@ Status HttpServer::Start(const ServerConfig& config, HttpHandler handler) {
     std::string err = std::strerror(errno);
     freeaddrinfo(res);
     close(fd);
-    return Fail(config.name + ": cannot listen on " + bind + ":" + port + ": " + err);
+    return Fail(config.name + ": cannot listen on " + bind + ":" + port + ": " +
+                err);
   }
   freeaddrinfo(res);
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port
-                                          : reinterpret_cast<sockaddr_in&>(ss).sin_port);
+  port_ = ntohs(ss.ss_family == AF_INET6
+                    ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port
+                    : reinterpret_cast<sockaddr_in&>(ss).sin_port);
   st->listen_fd = fd;
   state_ = st;
   accept_thread_ = std::thread([st] {
     while (!st->stopping) {
       sockaddr_storage peer{};
       socklen_t plen = sizeof peer;
-      int cfd = accept4(st->listen_fd, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_CLOEXEC);
+      int cfd = accept4(st->listen_fd, reinterpret_cast<sockaddr*>(&peer),
+                        &plen, SOCK_CLOEXEC);
       if (cfd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (st->stopping) break;
@@ -341,7 +381,8 @@ Status HttpServer::Start(const ServerConfig& config, HttpHandler handler) {
   return {};
 }
 
-static void ServeConnection(std::shared_ptr<HttpServer::State> st, int fd, std::string remote) {
+static void ServeConnection(std::shared_ptr<HttpServer::State> st, int fd,
+                            std::string remote) {
   SetTimeouts(fd, 60000);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -360,7 +401,8 @@ static void ServeConnection(std::shared_ptr<HttpServer::State> st, int fd, std::
       identity.client_cert_presented = true;
       long vr = SSL_get_verify_result(ssl);
       identity.client_cert_verified = vr == X509_V_OK;
-      if (vr != X509_V_OK) identity.client_cert_error = X509_verify_cert_error_string(vr);
+      if (vr != X509_V_OK)
+        identity.client_cert_error = X509_verify_cert_error_string(vr);
       identity.user = CommonName(peer);
       identity.groups = Organizations(peer);
       X509_free(peer);
@@ -388,13 +430,17 @@ static void ServeConnection(std::shared_ptr<HttpServer::State> st, int fd, std::
     try {
       resp = st->handler(req);
     } catch (const std::exception& e) {
-      resp = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what(), {}};
+      resp = {500,
+              "text/plain; charset=utf-8",
+              std::string("internal error: ") + e.what(),
+              {}};
     }
     bool close_after = http10 || Lower(req.Header("connection")) == "close";
-    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + ReasonPhrase(resp.status) +
-                      "\r\nContent-Type: " + resp.content_type +
-                      "\r\nContent-Length: " + std::to_string(resp.body.size()) +
-                      "\r\nCache-Control: no-cache, private\r\n";
+    std::string out =
+        "HTTP/1.1 " + std::to_string(resp.status) + " " +
+        ReasonPhrase(resp.status) + "\r\nContent-Type: " + resp.content_type +
+        "\r\nContent-Length: " + std::to_string(resp.body.size()) +
+        "\r\nCache-Control: no-cache, private\r\n";
     for (const auto& [k, v] : resp.headers) out += k + ": " + v + "\r\n";
     if (close_after) out += "Connection: close\r\n";
     out += "\r\n";
@@ -406,7 +452,8 @@ static void ServeConnection(std::shared_ptr<HttpServer::State> st, int fd, std::
 Result<UrlParts> ParseUrl(const std::string& url) {
   UrlParts u;
   auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return Fail("\"" + url + "\" is not a URL (no scheme)");
+  if (scheme_end == std::string::npos)
+    return Fail("\"" + url + "\" is not a URL (no scheme)");
   u.scheme = url.substr(0, scheme_end);
   if (u.scheme != "http" && u.scheme != "https")
     return Fail("\"" + url + "\": scheme must be http or https");
@@ -417,7 +464,8 @@ Result<UrlParts> ParseUrl(const std::string& url) {
   u.port = u.scheme == "https" ? 443 : 80;
   if (hostport.starts_with('[')) {
     auto close = hostport.find(']');
-    if (close == std::string::npos) return Fail("\"" + url + "\": bad IPv6 address");
+    if (close == std::string::npos)
+      return Fail("\"" + url + "\": bad IPv6 address");
     u.host = hostport.substr(1, close - 1);
     if (close + 1 < hostport.size() && hostport[close + 1] == ':')
       u.port = std::atoi(hostport.c_str() + close + 2);
@@ -432,26 +480,31 @@ Result<UrlParts> ParseUrl(const std::string& url) {
     }
   }
   if (u.host.empty()) return Fail("\"" + url + "\": no host");
-  if (u.port <= 0 || u.port > 65535) return Fail("\"" + url + "\": port out of range");
+  if (u.port <= 0 || u.port > 65535)
+    return Fail("\"" + url + "\": port out of range");
   return u;
 }
 
-std::expected<HttpResponse, ClientError> HttpDo(const std::string& method, const std::string& url,
-                                                const ClientTls* tls, const std::string& body,
-                                                const std::string& content_type, int timeout_ms) {
+std::expected<HttpResponse, ClientError> HttpDo(
+    const std::string& method, const std::string& url, const ClientTls* tls,
+    const std::string& body, const std::string& content_type, int timeout_ms) {
   auto fail = [&](ClientError::Kind kind, std::string msg) {
     return std::unexpected(ClientError{kind, method + " " + url + ": " + msg});
   };
   auto u = ParseUrl(url);
   if (!u) return fail(ClientError::kProtocol, u.error());
-  if (u->scheme == "https" && !tls) return fail(ClientError::kProtocol, "https needs TLS settings");
+  if (u->scheme == "https" && !tls)
+    return fail(ClientError::kProtocol, "https needs TLS settings");
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (int rc = getaddrinfo(u->host.c_str(), std::to_string(u->port).c_str(), &hints, &res); rc != 0)
-    return fail(ClientError::kConnect, std::string("cannot resolve host: ") + gai_strerror(rc));
+  if (int rc = getaddrinfo(u->host.c_str(), std::to_string(u->port).c_str(),
+                           &hints, &res);
+      rc != 0)
+    return fail(ClientError::kConnect,
+                std::string("cannot resolve host: ") + gai_strerror(rc));
   int fd = -1;
   std::string connect_error;
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
@@ -478,7 +531,8 @@ std::expected<HttpResponse, ClientError> HttpDo(const std::string& method, const
     fd = -1;
   }
   freeaddrinfo(res);
-  if (fd < 0) return fail(ClientError::kConnect, "cannot connect: " + connect_error);
+  if (fd < 0)
+    return fail(ClientError::kConnect, "cannot connect: " + connect_error);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   SetTimeouts(fd, timeout_ms);
 
@@ -497,7 +551,9 @@ std::expected<HttpResponse, ClientError> HttpDo(const std::string& method, const
       return fail(ClientError::kProtocol, s.error());
     }
     if (!tls->cert_pem.empty()) {
-      if (auto s = LoadChainAndKey(ctx.get(), tls->cert_pem, tls->key_pem, "client"); !s) {
+      if (auto s =
+              LoadChainAndKey(ctx.get(), tls->cert_pem, tls->key_pem, "client");
+          !s) {
         close(fd);
         return fail(ClientError::kProtocol, s.error());
       }
@@ -509,7 +565,8 @@ std::expected<HttpResponse, ClientError> HttpDo(const std::string& method, const
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
     unsigned char buf[16];
-    if (inet_pton(AF_INET, u->host.c_str(), buf) == 1 || inet_pton(AF_INET6, u->host.c_str(), buf) == 1)
+    if (inet_pton(AF_INET, u->host.c_str(), buf) == 1 ||
+        inet_pton(AF_INET6, u->host.c_str(), buf) == 1)
       X509_VERIFY_PARAM_set1_ip_asc(param, u->host.c_str());
     else
       X509_VERIFY_PARAM_set1_host(param, u->host.c_str(), 0);
@@ -526,38 +583,48 @@ std::expected<HttpResponse, ClientError> HttpDo(const std::string& method, const
   }
   Conn conn(fd, ssl);
   std::string path_query = u->path;
-  std::string host_header = u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host;
-  std::string req = method + " " + path_query + " HTTP/1.1\r\nHost: " + host_header + ":" +
-                    std::to_string(u->port) +
-                    "\r\nUser-Agent: standin/" + kVersion +
-                    "\r\nAccept: application/json, */*\r\nConnection: close\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-    req += "Content-Type: " + (content_type.empty() ? std::string("application/json") : content_type) +
+  std::string host_header =
+      u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host;
+  std::string req =
+      method + " " + path_query + " HTTP/1.1\r\nHost: " + host_header + ":" +
+      std::to_string(u->port) + "\r\nUser-Agent: standin/" + kVersion +
+      "\r\nAccept: application/json, */*\r\nConnection: close\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT" ||
+      method == "PATCH") {
+    req += "Content-Type: " +
+           (content_type.empty() ? std::string("application/json")
+                                 : content_type) +
            "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   req += "\r\n" + body;
-  // With TLS 1.3 the server judges our client certificate after the handshake, so a refusal
-  // shows up as an alert on the first write or read: report it as a TLS error.
+  // With TLS 1.3 the server judges our client certificate after the handshake,
+  // so a refusal shows up as an alert on the first write or read: report it as
+  // a TLS error.
   if (!conn.WriteAll(req)) {
     return fail(ssl ? ClientError::kTls : ClientError::kConnect,
                 "connection dropped while sending: " + OpenSslErrors());
   }
   std::string status_line;
   if (!conn.ReadLine(&status_line)) {
-    bool tls_alert = ssl && conn.last_error().find("alert") != std::string::npos;
+    bool tls_alert =
+        ssl && conn.last_error().find("alert") != std::string::npos;
     return fail(tls_alert ? ClientError::kTls : ClientError::kProtocol,
-                (tls_alert ? "refused by the server: " : "no response: ") + conn.last_error());
+                (tls_alert ? "refused by the server: " : "no response: ") +
+                    conn.last_error());
   }
   HttpResponse resp;
   resp.headers.clear();
   auto sp = status_line.find(' ');
   if (!status_line.starts_with("HTTP/1.") || sp == std::string::npos)
-    return fail(ClientError::kProtocol, "not an HTTP response: " + status_line.substr(0, 80));
+    return fail(ClientError::kProtocol,
+                "not an HTTP response: " + status_line.substr(0, 80));
   resp.status = std::atoi(status_line.c_str() + sp + 1);
   if (!ReadHeaders(conn, &resp.headers))
-    return fail(ClientError::kProtocol, "truncated response headers: " + conn.last_error());
+    return fail(ClientError::kProtocol,
+                "truncated response headers: " + conn.last_error());
   if (!ReadBody(conn, resp.headers, true, &resp.body))
-    return fail(ClientError::kProtocol, "truncated response body: " + conn.last_error());
+    return fail(ClientError::kProtocol,
+                "truncated response body: " + conn.last_error());
   resp.content_type = resp.headers["content-type"];
   return resp;
 }

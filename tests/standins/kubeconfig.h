@@ -1,6 +1,7 @@
-// Kubeconfig loading as client-go does for certificate auth, plus the cross-checks a
-// stand-in makes: https server, CA present, client key matches its certificate, and the
-// client certificate verifies against the kubeconfig's own CA.
+// Kubeconfig loading as client-go does for certificate auth, plus the
+// cross-checks a stand-in makes: https server, CA present, client key matches
+// its certificate, and the client certificate verifies against the kubeconfig's
+// own CA.
 #pragma once
 
 #include <string>
@@ -18,7 +19,9 @@ struct Kubeconfig {
   std::vector<std::string> groups;
 };
 
-// `what` names the source, e.g. "--kubeconfig" or "clientConnection.kubeconfig in --config".
-Result<Kubeconfig> LoadKubeconfig(const std::string& path, const std::string& what);
+// `what` names the source, e.g. "--kubeconfig" or "clientConnection.kubeconfig
+// in --config".
+Result<Kubeconfig> LoadKubeconfig(const std::string& path,
+                                  const std::string& what);
 
 }  // namespace standin

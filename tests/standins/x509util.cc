@@ -25,7 +25,8 @@ BioPtr MemBio(const std::string& s) {
 
 std::string NameToString(X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  X509_NAME_print_ex(bio.get(), name, 0,
+                     XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, len);
@@ -51,7 +52,8 @@ std::string OpenSslErrors() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-Result<std::string> ReadWholeFile(const std::string& path, const std::string& what) {
+Result<std::string> ReadWholeFile(const std::string& path,
+                                  const std::string& what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Fail(what + ": cannot read " + path);
   std::ostringstream ss;
@@ -63,7 +65,8 @@ Result<CertList> ParseCerts(const std::string& pem, const std::string& what) {
   ERR_clear_error();
   CertList out;
   BioPtr bio = MemBio(pem);
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(x);
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    out.emplace_back(x);
   ERR_clear_error();  // the loop ends on "no start line"
   if (out.empty()) return Fail(what + ": no PEM certificate found");
   return out;
@@ -80,8 +83,10 @@ Result<PKeyPtr> ParseKey(const std::string& pem, const std::string& what) {
   BioPtr bio = MemBio(pem);
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
   if (!key) {
-    ERR_clear_error();  // the reason may quote the key's bytes; never print them
-    return Fail(what + ": no PEM private key found (or it is encrypted or malformed)");
+    ERR_clear_error();  // the reason may quote the key's bytes; never print
+                        // them
+    return Fail(what +
+                ": no PEM private key found (or it is encrypted or malformed)");
   }
   return PKeyPtr(key);
 }
@@ -92,7 +97,8 @@ Result<PKeyPtr> LoadKey(const std::string& path, const std::string& what) {
   return ParseKey(*pem, what);
 }
 
-Result<std::vector<PKeyPtr>> LoadPublicKeys(const std::string& path, const std::string& what) {
+Result<std::vector<PKeyPtr>> LoadPublicKeys(const std::string& path,
+                                            const std::string& what) {
   auto pem = ReadWholeFile(path, what);
   if (!pem) return Fail(pem.error());
   std::vector<PKeyPtr> keys;
@@ -117,16 +123,20 @@ Result<std::vector<PKeyPtr>> LoadPublicKeys(const std::string& path, const std::
         X509_free(x);
       }
     } else if (type.find("PRIVATE KEY") != std::string::npos) {
-      if (type == "PRIVATE KEY") key = d2i_AutoPrivateKey(nullptr, &p, len);
-      else if (type == "RSA PRIVATE KEY") key = d2i_PrivateKey(EVP_PKEY_RSA, nullptr, &p, len);
-      else if (type == "EC PRIVATE KEY") key = d2i_PrivateKey(EVP_PKEY_EC, nullptr, &p, len);
+      if (type == "PRIVATE KEY")
+        key = d2i_AutoPrivateKey(nullptr, &p, len);
+      else if (type == "RSA PRIVATE KEY")
+        key = d2i_PrivateKey(EVP_PKEY_RSA, nullptr, &p, len);
+      else if (type == "EC PRIVATE KEY")
+        key = d2i_PrivateKey(EVP_PKEY_EC, nullptr, &p, len);
     }
     OPENSSL_free(name);
     OPENSSL_free(header);
     OPENSSL_free(data);
     if (!key) {
       ERR_clear_error();
-      return Fail(what + ": PEM block \"" + type + "\" is not a usable public key");
+      return Fail(what + ": PEM block \"" + type +
+                  "\" is not a usable public key");
     }
     keys.emplace_back(key);
   }
@@ -142,8 +152,8 @@ Status CheckKeyMatches(X509* cert, EVP_PKEY* key, const std::string& cert_what,
   EVP_PKEY* pub = X509_get0_pubkey(cert);
   if (!pub || EVP_PKEY_eq(pub, key) != 1) {
     ERR_clear_error();
-    return Fail(key_what + " does not match the public key of " + cert_what + " (" +
-                SubjectOf(cert) + ")");
+    return Fail(key_what + " does not match the public key of " + cert_what +
+                " (" + SubjectOf(cert) + ")");
   }
   return {};
 }
@@ -151,7 +161,8 @@ Status CheckKeyMatches(X509* cert, EVP_PKEY* key, const std::string& cert_what,
 Status CheckIsCa(const CertList& cas, const std::string& what) {
   for (const auto& c : cas) {
     if (X509_check_ca(c.get()) == 0)
-      return Fail(what + ": " + SubjectOf(c.get()) + " is not a CA certificate (no CA:TRUE)");
+      return Fail(what + ": " + SubjectOf(c.get()) +
+                  " is not a CA certificate (no CA:TRUE)");
     if (X509_cmp_current_time(X509_get0_notAfter(c.get())) < 0)
       return Fail(what + ": CA " + SubjectOf(c.get()) + " has expired");
   }
@@ -164,11 +175,14 @@ Status VerifyChain(const CertList& chain, const CertList& cas, Purpose purpose,
   X509_STORE* store = X509_STORE_new();
   for (const auto& ca : cas) X509_STORE_add_cert(store, ca.get());
   STACK_OF(X509)* untrusted = sk_X509_new_null();
-  for (size_t i = 1; i < chain.size(); ++i) sk_X509_push(untrusted, chain[i].get());
+  for (size_t i = 1; i < chain.size(); ++i)
+    sk_X509_push(untrusted, chain[i].get());
   X509_STORE_CTX* ctx = X509_STORE_CTX_new();
   X509_STORE_CTX_init(ctx, store, chain[0].get(), untrusted);
-  if (purpose == Purpose::kClient) X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
-  if (purpose == Purpose::kServer) X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+  if (purpose == Purpose::kClient)
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+  if (purpose == Purpose::kServer)
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
   int ok = X509_verify_cert(ctx);
   int err = X509_STORE_CTX_get_error(ctx);
   X509_STORE_CTX_free(ctx);
@@ -177,14 +191,20 @@ Status VerifyChain(const CertList& chain, const CertList& cas, Purpose purpose,
   ERR_clear_error();
   if (ok == 1) return {};
   std::string ca_names;
-  for (const auto& ca : cas) ca_names += (ca_names.empty() ? "" : ", ") + SubjectOf(ca.get());
+  for (const auto& ca : cas)
+    ca_names += (ca_names.empty() ? "" : ", ") + SubjectOf(ca.get());
   return Fail(what + " (" + SubjectOf(chain[0].get()) + ", issued by " +
-              IssuerOf(chain[0].get()) + ") does not verify against " + ca_what + " (" +
-              ca_names + "): " + X509_verify_cert_error_string(err));
+              IssuerOf(chain[0].get()) + ") does not verify against " +
+              ca_what + " (" + ca_names +
+              "): " + X509_verify_cert_error_string(err));
 }
 
-std::string SubjectOf(X509* cert) { return NameToString(X509_get_subject_name(cert)); }
-std::string IssuerOf(X509* cert) { return NameToString(X509_get_issuer_name(cert)); }
+std::string SubjectOf(X509* cert) {
+  return NameToString(X509_get_subject_name(cert));
+}
+std::string IssuerOf(X509* cert) {
+  return NameToString(X509_get_issuer_name(cert));
+}
 
 namespace {
 std::vector<std::string> NameEntries(X509* cert, int nid) {
@@ -216,7 +236,8 @@ std::vector<std::string> Organizations(X509* cert) {
 bool CertCoversHost(X509* cert, const std::string& host) {
   bool ok;
   unsigned char buf[16];
-  if (inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1)
+  if (inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+      inet_pton(AF_INET6, host.c_str(), buf) == 1)
     ok = X509_check_ip_asc(cert, host.c_str(), 0) == 1;
   else
     ok = X509_check_host(cert, host.c_str(), host.size(), 0, nullptr) == 1;
@@ -232,11 +253,13 @@ std::string ToPem(X509* cert) {
 
 std::string ToPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
+                           nullptr);
   return BioString(bio.get());
 }
 
-Result<SelfSigned> MakeSelfSigned(const std::string& cn, const std::vector<std::string>& hosts) {
+Result<SelfSigned> MakeSelfSigned(const std::string& cn,
+                                  const std::vector<std::string>& hosts) {
   PKeyPtr key(EVP_EC_gen("P-256"));
   if (!key) return Fail("cannot generate a key: " + OpenSslErrors());
   X509Ptr x(X509_new());
@@ -252,12 +275,14 @@ Result<SelfSigned> MakeSelfSigned(const std::string& cn, const std::vector<std::
   X509_set_pubkey(x.get(), key.get());
   X509_NAME* name = X509_get_subject_name(x.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(cn.c_str()),
+                             -1, -1, 0);
   X509_set_issuer_name(x.get(), name);
   std::string san;
   for (const auto& h : hosts) {
     unsigned char buf[16];
-    bool ip = inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+    bool ip = inet_pton(AF_INET, h.c_str(), buf) == 1 ||
+              inet_pton(AF_INET6, h.c_str(), buf) == 1;
     san += (san.empty() ? "" : ",") + std::string(ip ? "IP:" : "DNS:") + h;
   }
   X509V3_CTX v3;

@@ -20,7 +20,8 @@
 namespace standin::testing {
 namespace {
 
-X509Ptr NewCert(const std::string& cn, const std::vector<std::string>& orgs, EVP_PKEY* pub) {
+X509Ptr NewCert(const std::string& cn, const std::vector<std::string>& orgs,
+                EVP_PKEY* pub) {
   X509Ptr x(X509_new());
   X509_set_version(x.get(), 2);
   unsigned char serial[16];
@@ -34,8 +35,12 @@ X509Ptr NewCert(const std::string& cn, const std::vector<std::string>& orgs, EVP
   X509_set_pubkey(x.get(), pub);
   X509_NAME* name = X509_get_subject_name(x.get());
   for (const auto& o : orgs)
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(o.c_str()), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(
+        name, "O", MBSTRING_UTF8,
+        reinterpret_cast<const unsigned char*>(o.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()),
+                             -1, -1, 0);
   return x;
 }
 
@@ -55,8 +60,10 @@ Ca MakeCa(const std::string& cn) {
   ca.key.reset(EVP_EC_gen("P-256"));
   ca.cert = NewCert(cn, {}, ca.key.get());
   X509_set_issuer_name(ca.cert.get(), X509_get_subject_name(ca.cert.get()));
-  AddExt(ca.cert.get(), ca.cert.get(), NID_basic_constraints, "critical,CA:TRUE");
-  AddExt(ca.cert.get(), ca.cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
+  AddExt(ca.cert.get(), ca.cert.get(), NID_basic_constraints,
+         "critical,CA:TRUE");
+  AddExt(ca.cert.get(), ca.cert.get(), NID_key_usage,
+         "critical,keyCertSign,cRLSign,digitalSignature");
   AddExt(ca.cert.get(), ca.cert.get(), NID_subject_key_identifier, "hash");
   X509_sign(ca.cert.get(), ca.key.get(), EVP_sha256());
   ca.cert_pem = ToPem(ca.cert.get());
@@ -64,16 +71,19 @@ Ca MakeCa(const std::string& cn) {
   return ca;
 }
 
-Leaf MakeLeaf(const Ca& ca, const std::string& cn, const std::vector<std::string>& orgs,
+Leaf MakeLeaf(const Ca& ca, const std::string& cn,
+              const std::vector<std::string>& orgs,
               const std::vector<std::string>& sans, const std::string& usage) {
   PKeyPtr key(EVP_EC_gen("P-256"));
   X509Ptr x = NewCert(cn, orgs, key.get());
   X509_set_issuer_name(x.get(), X509_get_subject_name(ca.cert.get()));
   AddExt(x.get(), ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
-  AddExt(x.get(), ca.cert.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment");
+  AddExt(x.get(), ca.cert.get(), NID_key_usage,
+         "critical,digitalSignature,keyEncipherment");
   std::string eku;
   if (usage.find("client") != std::string::npos) eku = "clientAuth";
-  if (usage.find("server") != std::string::npos) eku += std::string(eku.empty() ? "" : ",") + "serverAuth";
+  if (usage.find("server") != std::string::npos)
+    eku += std::string(eku.empty() ? "" : ",") + "serverAuth";
   AddExt(x.get(), ca.cert.get(), NID_ext_key_usage, eku);
   std::string san;
   for (const auto& h : sans) {
@@ -94,19 +104,24 @@ TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
-std::string TempDir::Write(const std::string& name, const std::string& content) const {
+std::string TempDir::Write(const std::string& name,
+                           const std::string& content) const {
   auto p = path_ / name;
   std::filesystem::create_directories(p.parent_path());
   std::ofstream(p, std::ios::binary) << content;
   return p.string();
 }
 
-std::string KubeconfigYaml(const std::string& server, const std::string& ca_pem, const Leaf& client) {
-  return "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: " + server +
-         "\n    certificate-authority-data: " + Base64Encode(ca_pem) +
-         "\nusers:\n- name: me\n  user:\n    client-certificate-data: " + Base64Encode(client.cert_pem) +
+std::string KubeconfigYaml(const std::string& server, const std::string& ca_pem,
+                           const Leaf& client) {
+  return "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n  "
+         "  server: " +
+         server + "\n    certificate-authority-data: " + Base64Encode(ca_pem) +
+         "\nusers:\n- name: me\n  user:\n    client-certificate-data: " +
+         Base64Encode(client.cert_pem) +
          "\n    client-key-data: " + Base64Encode(client.key_pem) +
-         "\ncontexts:\n- name: default\n  context:\n    cluster: test\n    user: me\ncurrent-context: default\n";
+         "\ncontexts:\n- name: default\n  context:\n    cluster: test\n    "
+         "user: me\ncurrent-context: default\n";
 }
 
 int FreePort() {
@@ -156,7 +171,8 @@ bool Child::Running() {
 }
 
 int Child::Wait(double timeout_s) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  auto end = std::chrono::steady_clock::now() +
+             std::chrono::duration<double>(timeout_s);
   while (Running()) {
     if (std::chrono::steady_clock::now() > end) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -172,8 +188,10 @@ std::string Child::Log() const {
 }
 
 FakeEtcd::FakeEtcd(const Leaf& server, const std::string& client_ca_pem) {
-  ServerConfig sc{"fake etcd", "127.0.0.1", 0, true, server.cert_pem, server.key_pem, client_ca_pem, true};
-  auto s = server_.Start(sc, [this](const HttpRequest& r) { return Handle(r); });
+  ServerConfig sc{"fake etcd",    "127.0.0.1",   0,   true, server.cert_pem,
+                  server.key_pem, client_ca_pem, true};
+  auto s =
+      server_.Start(sc, [this](const HttpRequest& r) { return Handle(r); });
   if (!s) throw std::runtime_error(s.error());
 }
 
@@ -193,15 +211,19 @@ std::vector<std::string> FakeEtcd::Keys(const std::string& prefix) {
 }
 
 Json FakeEtcd::KvJson(const std::string& key, const Entry& e) {
-  return {{"key", Base64Encode(key)}, {"value", Base64Encode(e.value)},
-          {"create_revision", std::to_string(e.create)}, {"mod_revision", std::to_string(e.mod)},
+  return {{"key", Base64Encode(key)},
+          {"value", Base64Encode(e.value)},
+          {"create_revision", std::to_string(e.create)},
+          {"mod_revision", std::to_string(e.mod)},
           {"version", "1"}};
 }
 
 HttpResponse FakeEtcd::Handle(const HttpRequest& req) {
-  if (req.path == "/health") return {200, "application/json", R"({"health":"true"})", {}};
+  if (req.path == "/health")
+    return {200, "application/json", R"({"health":"true"})", {}};
   Json body = Json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return {400, "application/json", R"({"error":"bad json","code":3})", {}};
+  if (body.is_discarded())
+    return {400, "application/json", R"({"error":"bad json","code":3})", {}};
   std::lock_guard lock(mu_);
   auto header = [&] { return Json{{"revision", std::to_string(revision_)}}; };
   auto range = [&](const Json& r) {
@@ -227,8 +249,10 @@ HttpResponse FakeEtcd::Handle(const HttpRequest& req) {
     e.value = *Base64Decode(r.value("value", ""));
     return Json{{"header", header()}};
   };
-  if (req.path == "/v3/kv/range") return {200, "application/json", range(body).dump(), {}};
-  if (req.path == "/v3/kv/put") return {200, "application/json", put(body).dump(), {}};
+  if (req.path == "/v3/kv/range")
+    return {200, "application/json", range(body).dump(), {}};
+  if (req.path == "/v3/kv/put")
+    return {200, "application/json", put(body).dump(), {}};
   if (req.path == "/v3/kv/deleterange") {
     std::string key = *Base64Decode(body.value("key", ""));
     bool had = data_.erase(key) > 0;
@@ -246,18 +270,26 @@ HttpResponse FakeEtcd::Handle(const HttpRequest& req) {
       long long mod = it == data_.end() ? 0 : it->second.mod;
       std::string target = c.value("target", "VERSION");
       long long have = target == "CREATE" ? create : mod;
-      std::string field = target == "CREATE" ? "create_revision" : "mod_revision";
+      std::string field =
+          target == "CREATE" ? "create_revision" : "mod_revision";
       long long want = std::atoll(c.value(field, "0").c_str());
       std::string result = c.value("result", "EQUAL");
-      if (result == "EQUAL") ok = ok && have == want;
-      else if (result == "GREATER") ok = ok && have > want;
-      else if (result == "LESS") ok = ok && have < want;
-      else ok = ok && have != want;
+      if (result == "EQUAL")
+        ok = ok && have == want;
+      else if (result == "GREATER")
+        ok = ok && have > want;
+      else if (result == "LESS")
+        ok = ok && have < want;
+      else
+        ok = ok && have != want;
     }
     Json responses = Json::array();
-    for (const auto& op : body.value(ok ? "success" : "failure", Json::array())) {
-      if (op.contains("request_put")) responses.push_back({{"response_put", put(op["request_put"])}});
-      if (op.contains("request_range")) responses.push_back({{"response_range", range(op["request_range"])}});
+    for (const auto& op :
+         body.value(ok ? "success" : "failure", Json::array())) {
+      if (op.contains("request_put"))
+        responses.push_back({{"response_put", put(op["request_put"])}});
+      if (op.contains("request_range"))
+        responses.push_back({{"response_range", range(op["request_range"])}});
     }
     Json out = {{"header", header()}, {"responses", responses}};
     if (ok) out["succeeded"] = true;

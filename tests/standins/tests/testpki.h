@@ -1,6 +1,6 @@
-// Test fixtures for the stand-in tests: a small CA/leaf issuer (OpenSSL), kubeconfig and
-// file writers, a temp folder, a child-process runner, and an in-process fake of etcd's
-// v3 JSON gateway over mutual TLS.
+// Test fixtures for the stand-in tests: a small CA/leaf issuer (OpenSSL),
+// kubeconfig and file writers, a temp folder, a child-process runner, and an
+// in-process fake of etcd's v3 JSON gateway over mutual TLS.
 #pragma once
 
 #include <signal.h>
@@ -30,7 +30,8 @@ struct Leaf {
 
 Ca MakeCa(const std::string& cn);
 // usage: "client", "server" or "client,server".
-Leaf MakeLeaf(const Ca& ca, const std::string& cn, const std::vector<std::string>& orgs,
+Leaf MakeLeaf(const Ca& ca, const std::string& cn,
+              const std::vector<std::string>& orgs,
               const std::vector<std::string>& sans, const std::string& usage);
 
 class TempDir {
@@ -45,17 +46,20 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-std::string KubeconfigYaml(const std::string& server, const std::string& ca_pem, const Leaf& client);
+std::string KubeconfigYaml(const std::string& server, const std::string& ca_pem,
+                           const Leaf& client);
 
 int FreePort();
 
-// A child process running the stand-in binary as `component`; stderr goes to a file.
+// A child process running the stand-in binary as `component`; stderr goes to a
+// file.
 class Child {
  public:
   Child(const std::string& component, const std::vector<std::string>& args,
         const std::filesystem::path& log);
   ~Child();
-  // Waits up to `timeout_s` for the child to exit; returns the exit code or -1 if still running.
+  // Waits up to `timeout_s` for the child to exit; returns the exit code or -1
+  // if still running.
   int Wait(double timeout_s);
   bool Running();
   std::string Log() const;
@@ -69,8 +73,9 @@ class Child {
 // In-memory etcd v3 JSON gateway: /health, /v3/kv/range, put, txn, deleterange.
 class FakeEtcd {
  public:
-  // Serves with `server` (signed by the etcd CA) and requires client certificates that
-  // verify against `client_ca_pem`, failing the handshake otherwise, like etcd does.
+  // Serves with `server` (signed by the etcd CA) and requires client
+  // certificates that verify against `client_ca_pem`, failing the handshake
+  // otherwise, like etcd does.
   FakeEtcd(const Leaf& server, const std::string& client_ca_pem);
   int port() const { return server_.port(); }
   std::optional<std::string> Value(const std::string& key);
