@@ -105,9 +105,13 @@ TEST(PlanBuilderTest, HostsByRole) {
   EXPECT_EQ(plan.phase("distribute")->hosts.size(), 8u);
   EXPECT_TRUE(plan.phase("pki")->local);
   EXPECT_TRUE(plan.phase("pki")->hosts.empty());
-  // once: the RBAC manifest is applied from the first controller only.
-  ASSERT_EQ(plan.phase("rbac")->steps.size(), 1u);
-  EXPECT_EQ(plan.phase("rbac")->steps[0].host, "cp-0");
+  // hardway applies the RBAC manifest through the API: no step on the hosts, but the manifest
+  // is rendered on every controller, where the runner reads it from.
+  EXPECT_TRUE(plan.phase("rbac")->steps.empty());
+  EXPECT_NE(Find(plan, "cp-2", "/etc/kubernetes/rbac/kube-apiserver-to-kubelet.yaml"), nullptr);
+  // Nothing the hosts do not need: no kubectl, no admin kubeconfig.
+  EXPECT_EQ(Find(plan, "cp-0", "/usr/local/bin/kubectl"), nullptr);
+  EXPECT_EQ(Find(plan, "cp-0", "/etc/kubernetes/admin.conf"), nullptr);
   // Workers get no etcd, controllers no kubelet.
   EXPECT_EQ(Find(plan, "w-0", "/usr/local/bin/etcd"), nullptr);
   EXPECT_EQ(Find(plan, "cp-0", "/usr/local/bin/kubelet"), nullptr);
@@ -438,6 +442,25 @@ TEST(PlanBuilderTest, PodCidrTemplateOnEveryHostIsAnError) {
   ASSERT_FALSE(plan.has_value());
   EXPECT_THAT(plan.error().message, HasSubstr("cp-0 has no pod CIDR"));
   EXPECT_THAT(plan.error().where, HasSubstr("book.yaml:5"));
+}
+
+TEST(PlanBuilderTest, OnceRunsOnTheFirstHostOfThePhaseAndRolesFilter) {
+  auto plan = BuildWith(R"(phases:
+  - name: a
+    roles: [worker]
+    gate: {kind: files_present}
+    steps:
+      - run: "echo first {{host.name}}"
+        once: true
+      - run: "echo all {{host.name}}"
+      - run: "echo never"
+        roles: [etcd]
+)");
+  ASSERT_TRUE(plan.has_value()) << plan.error().ToString();
+  std::vector<std::string> commands;
+  for (const Step& s : plan->phases[0].steps) commands.push_back(s.command);
+  EXPECT_THAT(commands, ::testing::ElementsAre("echo first w-0", "echo all w-0", "echo all w-1",
+                                               "echo all w-2", "echo all w-3", "echo all w-4"));
 }
 
 TEST(PlanBuilderTest, UnknownVariableInACommandIsAnError) {
