@@ -1058,6 +1058,7 @@ class Loader {
       if (h["roles"]) {
         Roles(h["roles"], label, spec.roles);
       } else {
+        roles_complete_ = false;
         Report(At(h), "missing required field " + label + ".roles",
                "add roles: [...] with any of etcd, controlplane, worker");
       }
@@ -1082,6 +1083,7 @@ class Loader {
              std::vector<Role>& out) {
     const std::string field = label + ".roles";
     if (!n.IsSequence() || n.size() == 0) {
+      roles_complete_ = false;
       Report(At(n),
              field + (n.IsSequence() ? " is empty"
                                      : " must be a list, got " + KindOf(n)),
@@ -1090,7 +1092,10 @@ class Loader {
     }
     for (size_t i = 0; i < n.size(); ++i) {
       auto s = String(n[i], field + "[" + std::to_string(i) + "]", "a role");
-      if (!s) continue;
+      if (!s) {
+        roles_complete_ = false;
+        continue;
+      }
       auto role = ParseRole(*s);
       if (!role) {
         static const std::map<std::string, std::string> kAliases = {
@@ -1106,6 +1111,7 @@ class Loader {
                  "'? roles: " + Join(kRoleNames);
         }
         Report(At(n[i]), "unknown role " + Quote(*s) + " in " + field, hint);
+        roles_complete_ = false;
         continue;
       }
       if (std::find(out.begin(), out.end(), *role) != out.end()) {
@@ -1203,7 +1209,13 @@ class Loader {
         if (!clash) explicit_pods.emplace_back(i, *h.pod_cidr);
       }
     }
-    if (etcd == 0) {
+    for (bool parsed : parsed_hosts_)
+      roles_complete_ = roles_complete_ && parsed;
+    // With a role misspelt or a host unreadable the counts below are wrong, and
+    // "no controlplane host" would only repeat "unknown role 'master'".
+    if (!roles_complete_) {
+      // Nothing: the role errors already reported say what to fix.
+    } else if (etcd == 0) {
       Report(list_mark, "no host has the etcd role",
              "add etcd to the roles of one, three or five hosts");
     } else if (etcd % 2 == 0 || etcd > 7) {
@@ -1217,7 +1229,7 @@ class Loader {
                             std::to_string(etcd - 1) + " or " +
                             std::to_string(etcd + 1));
     }
-    if (controlplane == 0) {
+    if (roles_complete_ && controlplane == 0) {
       Report(list_mark, "no host has the controlplane role",
              "add controlplane to the roles of at least one host (usually the "
              "etcd hosts)");
@@ -1266,6 +1278,7 @@ class Loader {
   std::vector<HostMarks> marks_;
   std::vector<bool> parsed_hosts_;
   YAML::Mark cluster_pod_mark_;
+  bool roles_complete_ = true;   // false: some host's roles are unknown
   bool pod_cidr_ok_ = true;      // false: cluster.pod_cidr written but invalid
   bool service_cidr_ok_ = true;  // same for cluster.service_cidr
   bool has_cluster_pod_cidr_ = false;

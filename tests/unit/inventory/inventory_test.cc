@@ -624,6 +624,8 @@ TEST(InventoryValidationTest, UnknownRole) {
   EXPECT_TRUE(HasError(text, 5, 27, "unknown role \"wroker\"",
                        "did you mean 'worker'?"));
   EXPECT_TRUE(HasError(text, 5, 43, "role etcd is listed twice"));
+  // No "no host has the controlplane role" on top: the typo is the problem.
+  EXPECT_EQ(Errors(text).size(), 3u) << Dump(Errors(text));
 }
 
 TEST(InventoryValidationTest, UnknownKeyAlgorithm) {
@@ -829,12 +831,13 @@ TEST(InventoryValidationTest, ReportsEveryErrorSortedByPosition) {
       "duration",
       "bad-many.yaml:9:24: unknown encryption provider \"aesgcm\"",
       "bad-many.yaml:11:9: ssh.port: \"70000\" is not a valid port",
-      "bad-many.yaml:12:1: 2 hosts have the etcd role",
+
       "bad-many.yaml:14:35: duplicate host address 10.240.0.10 (host "
       "controller-1)",
       "bad-many.yaml:15:29: host node-0.address: \"10.240.0.300\" is not a "
       "valid IPv4 address",
       "bad-many.yaml:15:51: unknown role \"wroker\" in host node-0.roles",
+      "bad-many.yaml:16:18: artifacts.dir must be a file path, got a list",
   };
   ASSERT_EQ(errors.size(), expected.size()) << Dump(errors);
   for (size_t i = 0; i < expected.size(); ++i) {
