@@ -92,7 +92,9 @@ int RunCheck(const CertsOptions& opts, const Cluster& cluster) {
   return ReportError(Error{
       ErrorKind::kPki, std::to_string(bad) + " file(s) need attention",
       state_dir.string(),
-      "run `hardway certs -i " + opts.common.inventory + "` to fix them"});
+      "run `hardway certs -i " + opts.common.inventory +
+          "` to (re)issue leaves, kubeconfigs and the encryption config; it "
+          "says what to do about a CA"});
 }
 
 int RunEnsure(const CertsOptions& opts, const Cluster& cluster) {

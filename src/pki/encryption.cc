@@ -125,7 +125,7 @@ Result<EncryptionOutcome> EnsureEncryptionConfig(
   if (!written) return std::unexpected(written.error());
   outcome.rewritten = *written && !outcome.created;
   if (outcome.rewritten && outcome.reason.empty())
-    outcome.reason = "template changed";
+    outcome.reason = "content or mode differed from its rendering (same key)";
   return outcome;
 }
 

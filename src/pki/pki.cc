@@ -151,8 +151,7 @@ Result<CaState> PrepareCa(const CertSpec& spec,
         crt.string(), StartOver(state_dir));
   }
   if (!have_key) {
-    return Fail(ErrorKind::kPki,
-                "CA key missing: cannot sign with CA " + spec.name,
+    return Fail(ErrorKind::kPki, "CA key missing: cannot sign with " + spec.cn,
                 key.string(), StartOver(state_dir));
   }
   auto cert = LoadCertificate(crt);
