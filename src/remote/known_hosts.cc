@@ -152,7 +152,7 @@ std::string KnownHostsLine(const std::string& address, int port,
                            const std::string& key_type,
                            const std::string& key_blob) {
   return KnownHostsName(address, port) + " " + key_type + " " +
-         Base64Encode(key_blob);
+         SshBase64Encode(key_blob);
 }
 
 std::string PreferredHostKeyAlgorithms(LIBSSH2_SESSION* session,
@@ -175,7 +175,7 @@ std::string PreferredHostKeyAlgorithms(LIBSSH2_SESSION* session,
       prev = entry;
       std::string type = KeyTypeForMask(entry->typemask);
       if (type.empty() || seen.count(type) || entry->key == nullptr) continue;
-      auto blob = Base64Decode(entry->key);
+      auto blob = SshBase64Decode(entry->key);
       if (!blob) continue;
       libssh2_knownhost* found = nullptr;
       int rc = libssh2_knownhost_checkp(
@@ -230,7 +230,7 @@ Status VerifyHostKey(LIBSSH2_SESSION* session, const HostKeyCheck& check) {
     std::istringstream fields(check.pinned);
     std::string pin_type, pin_b64;
     fields >> pin_type >> pin_b64;
-    auto pin_blob = Base64Decode(pin_b64);
+    auto pin_blob = SshBase64Decode(pin_b64);
     if (!pin_blob) {
       return Fail(ErrorKind::kValidation, "pinned host_key is not valid base64",
                   Where(check),
@@ -246,7 +246,7 @@ Status VerifyHostKey(LIBSSH2_SESSION* session, const HostKeyCheck& check) {
             key_type + " " + fingerprint,
         Where(check),
         "if the host was legitimately reinstalled, update its host_key to \"" +
-            key_type + " " + Base64Encode(blob) +
+            key_type + " " + SshBase64Encode(blob) +
             "\"; otherwise someone may be intercepting the connection");
   }
 
@@ -255,7 +255,7 @@ Status VerifyHostKey(LIBSSH2_SESSION* session, const HostKeyCheck& check) {
     return Fail(ErrorKind::kInternal, "libssh2_knownhost_init failed",
                 Where(check));
   }
-  if (loaded.revoked.count(Base64Encode(blob))) {
+  if (loaded.revoked.count(SshBase64Encode(blob))) {
     return Fail(ErrorKind::kConnection,
                 "host key " + fingerprint + " is marked @revoked in " +
                     check.known_hosts.string(),
@@ -273,7 +273,7 @@ Status VerifyHostKey(LIBSSH2_SESSION* session, const HostKeyCheck& check) {
     case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: {
       std::string old = "an unreadable key";
       if (known != nullptr && known->key != nullptr) {
-        if (auto old_blob = Base64Decode(known->key)) {
+        if (auto old_blob = SshBase64Decode(known->key)) {
           old = KeyBlobType(*old_blob) + " " + FingerprintSha256(*old_blob);
         }
       }
@@ -306,7 +306,8 @@ Status VerifyHostKey(LIBSSH2_SESSION* session, const HostKeyCheck& check) {
               HostKeyFileStem(key_type) + "_key.pub), then add this line to " +
               check.known_hosts.string() + ": " + line +
               " — or pin it in the inventory (host_key: " + key_type + " " +
-              Base64Encode(blob) + "), or set ssh.host_key_policy: accept-new");
+              SshBase64Encode(blob) +
+              "), or set ssh.host_key_policy: accept-new");
     default:
       return Fail(ErrorKind::kConnection,
                   "cannot check the host key against known_hosts",

@@ -49,6 +49,9 @@ class SshTransport : public Transport {
   // stdin.
   using InputFn = std::function<Result<uint64_t>(LIBSSH2_CHANNEL*)>;
   Result<ExecResult> Run(const std::string& command, const InputFn& input);
+  // Streams `size` bytes from `input` into `path` with SCP (mode 0600).
+  Result<uint64_t> SendScp(const std::string& path, uint64_t size,
+                           const InputFn& input);
   Error ChannelError(const std::string& what) const;
 
   std::string host_;

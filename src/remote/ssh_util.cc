@@ -101,7 +101,7 @@ std::string OctalMode(uint32_t mode) {
   return buf;
 }
 
-std::string Base64Encode(std::string_view bytes) {
+std::string SshBase64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                           reinterpret_cast<const unsigned char*>(bytes.data()),
@@ -110,7 +110,7 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> Base64Decode(std::string_view text) {
+std::optional<std::string> SshBase64Decode(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
     text.remove_suffix(1);
   if (text.size() % 4 != 0) return std::nullopt;
@@ -131,7 +131,7 @@ std::string FingerprintSha256(std::string_view key_blob) {
   unsigned int len = 0;
   EVP_Digest(key_blob.data(), key_blob.size(), md, &len, EVP_sha256(), nullptr);
   std::string b64 =
-      Base64Encode(std::string_view(reinterpret_cast<char*>(md), len));
+      SshBase64Encode(std::string_view(reinterpret_cast<char*>(md), len));
   while (!b64.empty() && b64.back() == '=') b64.pop_back();
   return "SHA256:" + b64;
 }
@@ -164,7 +164,7 @@ bool PrivateKeyIsEncrypted(std::string_view content) {
   for (char c : content.substr(b + kBegin.size(), e - b - kBegin.size())) {
     if (c != '\n' && c != '\r' && c != ' ') body += c;
   }
-  auto raw = Base64Decode(body);
+  auto raw = SshBase64Decode(body);
   // "openssh-key-v1\0" then string ciphername.
   constexpr std::string_view kMagic{"openssh-key-v1\0", 15};
   if (!raw || raw->size() < kMagic.size() + 4 ||

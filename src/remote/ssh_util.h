@@ -47,8 +47,8 @@ std::string OctalMode(uint32_t mode);
 
 // Standard base64 with padding (known_hosts, authorized_keys), and decoding of
 // it.
-std::string Base64Encode(std::string_view bytes);
-std::optional<std::string> Base64Decode(std::string_view text);
+std::string SshBase64Encode(std::string_view bytes);
+std::optional<std::string> SshBase64Decode(std::string_view text);
 
 // "SHA256:<base64 without padding>" of a public key blob, as `ssh-keygen -l`
 // prints it.

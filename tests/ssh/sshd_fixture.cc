@@ -62,11 +62,11 @@ const ClientKey& TestClientKey() {
 
 namespace {
 
-int FreePort() {
+int FreePort(const std::string& address) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
   ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   socklen_t len = sizeof(addr);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -75,11 +75,11 @@ int FreePort() {
 }
 
 // True once something on the port sends an SSH banner.
-bool AnswersSsh(int port) {
+bool AnswersSsh(const std::string& address, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
   addr.sin_port = htons(port);
   bool ok = false;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
@@ -123,7 +123,8 @@ std::vector<pid_t> Descendants(pid_t root) {
 
 }  // namespace
 
-std::unique_ptr<Sshd> Sshd::Start(std::string* error) {
+std::unique_ptr<Sshd> Sshd::Start(std::string* error,
+                                  const std::string& address) {
   std::unique_ptr<Sshd> sshd(new Sshd());
   const auto& dir = sshd->dir_.path();
   ::mkdir("/run/sshd", 0755);  // sshd's privilege separation folder
@@ -140,10 +141,10 @@ std::unique_ptr<Sshd> Sshd::Start(std::string* error) {
   }
   std::ofstream(dir / "authorized_keys") << TestClientKey().public_line << "\n";
   for (int attempt = 0; attempt < 5; ++attempt) {
-    int port = FreePort();
+    int port = FreePort(address);
     std::filesystem::path config = dir / "sshd_config";
     std::ofstream(config)
-        << "ListenAddress 127.0.0.1\n"
+        << "ListenAddress " << address << "\n"
         << "Port " << port << "\n"
         << "HostKey " << key.string() << "\n"
         << "PidFile none\n"
@@ -181,9 +182,10 @@ std::unique_ptr<Sshd> Sshd::Start(std::string* error) {
         pid = -1;
         break;  // exited: most likely the port was taken meanwhile; try another
       }
-      if (AnswersSsh(port)) {
+      if (AnswersSsh(address, port)) {
         sshd->pid_ = pid;
         sshd->port_ = port;
+        sshd->address_ = address;
         return sshd;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -218,7 +220,7 @@ std::string Sshd::log() const {
 Host Sshd::MakeHost(const std::string& name, bool pin) const {
   Host h;
   h.name = name;
-  h.address = "127.0.0.1";
+  h.address = address_;
   h.ssh.user = "root";
   h.ssh.port = port_;
   h.ssh.identity_file = TestClientKey().private_key.string();

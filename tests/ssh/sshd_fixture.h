@@ -41,10 +41,12 @@ class Sshd {
  public:
   // Starts sshd and waits until it answers with its SSH banner. Empty on
   // failure, with the reason in *error.
-  static std::unique_ptr<Sshd> Start(std::string* error);
+  static std::unique_ptr<Sshd> Start(std::string* error,
+                                     const std::string& address = "127.0.0.1");
   ~Sshd();
 
   int port() const { return port_; }
+  const std::string& address() const { return address_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::string host_key() const { return host_key_; }  // "ssh-ed25519 AAAA..."
   std::string log() const;                            // sshd's stderr so far
@@ -61,6 +63,7 @@ class Sshd {
   Sshd() = default;
   TempDir dir_;
   int port_ = 0;
+  std::string address_;
   pid_t pid_ = -1;
   std::string host_key_;
 };

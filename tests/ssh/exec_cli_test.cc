@@ -1,0 +1,104 @@
+// `hardway exec` end to end: the real binary, an inventory file, three sshds on
+// loopback addresses (127.0.0.2..4, so every host has its own address as the
+// inventory requires).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
+
+#include "sshd_fixture.h"
+
+namespace hardway {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::Sshd;
+using testing::TempDir;
+
+struct CliRun {
+  int exit_code;
+  std::string out;
+};
+
+CliRun Hardway(const std::string& args) {
+  CliRun r;
+  r.exit_code = testing::Shell(
+      std::string(HARDWAY_BINARY) + " " + args + " 2>&1", &r.out);
+  return r;
+}
+
+class ExecCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* roles[] = {"[etcd, controlplane]", "[worker]", "[worker]"};
+    std::string yaml =
+        "cluster:\n  name: exec-test\nssh:\n  user: root\n  identity_file: " +
+        testing::TestClientKey().private_key.string() +
+        "\n  agent: false\n  known_hosts: " + (dir_ / "known_hosts").string() +
+        "\n  connect_timeout: 2s\nhosts:\n";
+    for (int i = 0; i < 3; ++i) {
+      std::string error;
+      sshds_.push_back(Sshd::Start(&error, "127.0.0." + std::to_string(i + 2)));
+      ASSERT_TRUE(sshds_.back()) << error;
+      yaml += "  - name: node-" + std::to_string(i) +
+              "\n    address: " + sshds_[i]->address() +
+              "\n    roles: " + roles[i] + "\n    host_key: \"" +
+              sshds_[i]->host_key() +
+              "\"\n    ssh: {port: " + std::to_string(sshds_[i]->port()) +
+              "}\n";
+    }
+    inventory_ = (dir_ / "inventory.yaml").string();
+    std::ofstream(inventory_) << yaml;
+  }
+  TempDir dir_;
+  std::vector<std::unique_ptr<Sshd>> sshds_;
+  std::string inventory_;
+};
+
+TEST_F(ExecCli, RunsOnSelectedHostsWithPrefixedOutput) {
+  CliRun all = Hardway("exec -i " + inventory_ +
+                       " -- echo hello '&&' echo \\$SSH_CONNECTION");
+  EXPECT_EQ(all.exit_code, 0) << all.out;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(all.out, HasSubstr("node-" + std::to_string(i) + " | hello\n"))
+        << all.out;
+    // The command really ran on that host's sshd.
+    EXPECT_THAT(all.out, HasSubstr(sshds_[i]->address() + " " +
+                                   std::to_string(sshds_[i]->port()) + "\n"));
+  }
+
+  CliRun workers =
+      Hardway("exec -i " + inventory_ + " --role worker -- hostname");
+  EXPECT_EQ(workers.exit_code, 0) << workers.out;
+  EXPECT_THAT(workers.out, Not(HasSubstr("node-0")));
+  EXPECT_THAT(workers.out, HasSubstr("node-1 | "));
+  EXPECT_THAT(workers.out, HasSubstr("node-2 | "));
+
+  CliRun one = Hardway("exec -i " + inventory_ +
+                       " --host node-2 -- 'echo out; echo err >&2; exit 4'");
+  EXPECT_NE(one.exit_code, 0);
+  EXPECT_THAT(one.out, HasSubstr("node-2 | out"));
+  EXPECT_THAT(one.out, HasSubstr("node-2 | err"));
+  EXPECT_THAT(one.out, HasSubstr("node-2 | exit 4"));
+  EXPECT_THAT(one.out, Not(HasSubstr("node-1")));
+
+  CliRun unknown = Hardway("exec -i " + inventory_ + " --host nope -- true");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.out, HasSubstr("no host named nope"));
+}
+
+TEST_F(ExecCli, UnreachableHostIsReportedAndFailsTheRun) {
+  sshds_[1]->KillAll();
+  CliRun r = Hardway("exec -i " + inventory_ + " -- echo ok");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("node-0 | ok"));
+  EXPECT_THAT(r.out, HasSubstr("node-2 | ok"));
+  EXPECT_THAT(r.out, HasSubstr("node-1 | error:"));
+  EXPECT_THAT(r.out, HasSubstr("connection refused"));
+  EXPECT_THAT(r.out, HasSubstr("1 could not be reached"));
+}
+
+}  // namespace
+}  // namespace hardway
