@@ -37,6 +37,11 @@ class TcpTunnel : public Tunnel {
       ssize_t n = send(fd_, buf.data() + done, buf.size() - done, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
+        // Like an SSH channel, whose writes after the far end closed are not
+        // reported to the writer: the reader then gets what the peer said last
+        // (a TLS alert, say) and the end of the stream, which explains more
+        // than "connection reset".
+        if (errno == EPIPE || errno == ECONNRESET) return buf.size();
         return Fail(ErrorKind::kConnection,
                     std::string("write: ") + std::strerror(errno));
       }

@@ -98,23 +98,33 @@ class UnitWatch {
         seen = {};
         return Failv(host, unit + ": not installed (no unit file)", unit);
       }
-      bool restarting = s.sub_state == "auto-restart" ||
-                        (seen.polls > 0 && s.n_restarts != seen.restarts);
-      if (s.active_state != "active" || restarting) {
-        std::string what =
-            unit + ": " + s.active_state + " (" + s.sub_state + ")";
-        if (s.n_restarts > 0) {
-          what += ", restarted " + std::to_string(s.n_restarts) + " times";
-        }
-        if (restarting) what += ": crash-looping";
-        seen = {0, s.n_restarts, now};
-        return Failv(host, what, unit);
-      }
-      if (seen.polls == 0) seen.since = now;
+      bool moved_now = seen.polls > 0 && s.n_restarts != seen.restarts;
+      if (seen.polls == 0 || moved_now) seen.since = now;
+      if (moved_now) seen.moved = true;
       ++seen.polls;
       seen.restarts = s.n_restarts;
+      std::string restarts =
+          s.n_restarts > 0
+              ? ", restarted " + std::to_string(s.n_restarts) + " times"
+              : "";
+      if (s.active_state != "active" || s.sub_state == "auto-restart") {
+        seen.since = now;
+        bool looping = s.sub_state == "auto-restart" || seen.moved;
+        return Failv(host,
+                     unit + ": " + s.active_state + " (" + s.sub_state + ")" +
+                         restarts + (looping ? ": crash-looping" : ""),
+                     unit);
+      }
+      if (moved_now) {
+        return Failv(host,
+                     unit + ": active but its restart count rose to " +
+                         std::to_string(s.n_restarts) + ": crash-looping",
+                     unit);
+      }
       if (seen.polls < 2 || now - seen.since < settle_) {
-        return Failv(host, unit + ": active, waiting to see it stay up", unit);
+        return Failv(host,
+                     unit + ": active, waiting to see it stay up" + restarts,
+                     unit);
       }
       ok.push_back(unit + " active (" + s.sub_state + ")");
     }
@@ -126,6 +136,7 @@ class UnitWatch {
     int polls = 0;
     int restarts = -1;
     Clock::time_point since{};
+    bool moved = false;  // the restart count changed between two polls
   };
   std::vector<std::string> units_;
   std::chrono::milliseconds settle_;
@@ -381,28 +392,23 @@ GateVerdict EtcdCheck(Transport& t, const GateHost& h, const fs::path& state,
                   "/" + std::to_string(want_members) + " started");
 }
 
-std::vector<ApiObject> RbacObjects(const GateContext& ctx) {
-  if (!ctx.rbac_manifest.empty()) {
-    auto objs = ParseManifest(ctx.rbac_manifest, "rbac manifest");
-    if (objs) return *objs;
+Result<std::vector<ApiObject>> RbacObjects(const GateContext& ctx) {
+  std::string manifest = ctx.rbac_manifest;
+  if (manifest.empty() && ctx.plan) manifest = RbacManifestOf(*ctx.plan);
+  if (manifest.empty()) {
+    return Fail(
+        ErrorKind::kGate,
+        "no RBAC manifest in the plan (render one into an rbac/ folder)");
   }
-  // The objects the hard way creates (kube-apiserver-to-kubelet.yaml).
-  return {
-      {"ClusterRole",
-       "system:kube-apiserver-to-kubelet",
-       "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-       {}},
-      {"ClusterRoleBinding",
-       "system:kube-apiserver",
-       "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-       {}},
-  };
+  return ParseManifest(manifest, "rbac manifest");
 }
 
 GateVerdict RbacCheck(Transport& t, const GateHost& api,
                       const GateContext& ctx) {
   std::vector<std::string> found, problems;
-  for (const ApiObject& o : RbacObjects(ctx)) {
+  auto objects = RbacObjects(ctx);
+  if (!objects) return Failv(api.name, objects.error().message);
+  for (const ApiObject& o : *objects) {
     auto r = HttpsVia(t, api.address, kApiserverPort,
                       AdminTls(ctx.state_dir, api.address),
                       HttpRequest{"GET", o.path(), {}, {}, {}});

@@ -93,6 +93,22 @@ Result<std::vector<ApiObject>> ParseManifest(const std::string& yaml,
   return out;
 }
 
+std::string RbacManifestOf(const Plan& plan) {
+  std::string manifest;
+  std::string first_host;
+  for (const Phase& p : plan.phases) {
+    for (const Step& s : p.steps) {
+      if (s.kind != StepKind::kRender ||
+          s.dest.find("/rbac/") == std::string::npos)
+        continue;
+      if (first_host.empty()) first_host = s.host;
+      if (s.host == first_host)
+        manifest += (manifest.empty() ? "" : "\n---\n") + s.content;
+    }
+  }
+  return manifest;
+}
+
 Result<ApplyReport> ApplyObjects(Transport& transport,
                                  const std::string& address, int port,
                                  const std::filesystem::path& state_dir,

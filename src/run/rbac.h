@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "plan/plan.h"
 #include "remote/transport.h"
 #include "util/error.h"
 
@@ -31,6 +32,10 @@ struct ApplyReport {
       created;  // "ClusterRole system:kube-apiserver-to-kubelet"
   std::vector<std::string> existing;
 };
+
+// The manifests the plan renders into an rbac/ folder (on its first host that
+// has any), joined as YAML documents; empty when there are none.
+std::string RbacManifestOf(const Plan& plan);
 
 // POSTs every object to https://address:port through `transport` (a
 // controller's).

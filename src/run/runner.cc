@@ -647,19 +647,7 @@ Status Runner::ApplyRbac(const Plan& plan, const Phase& phase, PhaseRun& run) {
   // It is part of the phase rather than a Step because it runs on this machine,
   // against the API, not as a command on a host — the same place its gate runs.
   std::string manifest = options_.gate.rbac_manifest;
-  if (manifest.empty()) {
-    std::string first_host;
-    for (const Phase& p : plan.phases) {
-      for (const Step& s : p.steps) {
-        if (s.kind != StepKind::kRender ||
-            s.dest.find("/rbac/") == std::string::npos)
-          continue;
-        if (first_host.empty()) first_host = s.host;
-        if (s.host == first_host)
-          manifest += (manifest.empty() ? "" : "\n---\n") + s.content;
-      }
-    }
-  }
+  if (manifest.empty()) manifest = RbacManifestOf(plan);
   const Topology* topo = options_.gate.topology;
   const GateHost* api = nullptr;
   for (const std::string& name : phase.hosts) {

@@ -206,8 +206,6 @@ std::string DescribeFailure(const VerifyInfo& info, const BioState& bio,
                             const TlsOptions& tls, const char* stage) {
   if (info.error != 0) return DescribeVerifyError(info.error, info.cert, tls);
   std::string errors = OpensslErrors();
-  if (!bio.error.empty())
-    return std::string("tunnel failed during ") + stage + ": " + bio.error;
   if (Contains(errors, "alert certificate required") ||
       Contains(errors, "alert bad certificate") ||
       Contains(errors, "alert unknown ca") ||
@@ -225,6 +223,8 @@ std::string DescribeFailure(const VerifyInfo& info, const BioState& bio,
     return "the server says our client certificate " + tls.cert_file.string() +
            " has expired (" + errors + ")";
   }
+  if (!bio.error.empty())
+    return std::string("tunnel failed during ") + stage + ": " + bio.error;
   if (Contains(errors, "wrong version number") ||
       Contains(errors, "packet length too long") ||
       Contains(errors, "http request")) {

@@ -1,0 +1,760 @@
+// Gates against a local HTTPS server (OpenSSL, in a thread, on 127.0.0.1) with
+// certificates made here, reached through a RecordingTransport whose tunnels
+// lead to that server: the same code path as a real run, where the tunnel is an
+// SSH direct-tcpip channel.
+#include "run/gates.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "pki/x509.h"
+#include "remote/recording_transport.h"
+#include "run/rbac.h"
+#include "run/runner.h"
+#include "run/tls_probe.h"
+#include "util/sha256.h"
+
+namespace hardway {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::hours;
+
+struct Identity {
+  X509Ptr cert;
+  KeyPtr key;
+};
+
+Identity Issue(const std::string& cn, const Identity* ca,
+               std::vector<std::string> dns, std::vector<std::string> ips,
+               bool server, bool client,
+               std::chrono::hours valid_from = hours(-1),
+               std::chrono::hours valid_to = hours(24)) {
+  auto key = GenerateKey(KeyAlgorithm::kEcdsaP256);
+  EXPECT_TRUE(key);
+  IssueRequest req;
+  req.cn = cn;
+  req.is_ca = ca == nullptr;
+  req.server_auth = server;
+  req.client_auth = client;
+  req.dns_sans = std::move(dns);
+  req.ip_sans = std::move(ips);
+  auto now = std::chrono::system_clock::now();
+  req.not_before = now + valid_from;
+  req.not_after = now + valid_to;
+  auto cert = IssueCertificate(req, key->get(), ca ? ca->cert.get() : nullptr,
+                               ca ? ca->key.get() : nullptr);
+  EXPECT_TRUE(cert) << (cert ? "" : cert.error().ToString());
+  return Identity{std::move(*cert), std::move(*key)};
+}
+
+void Write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+// A tiny HTTPS server: one request per connection, answered by `handler`.
+class TestServer {
+ public:
+  using Handler = std::function<std::pair<int, std::string>(
+      const std::string& method, const std::string& path,
+      const std::string& body)>;
+  TestServer(const Identity& id, X509* client_ca, Handler handler)
+      : handler_(std::move(handler)) {
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_use_certificate(ctx_, id.cert.get());
+    SSL_CTX_use_PrivateKey(ctx_, id.key.get());
+    if (client_ca) {
+      X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), client_ca);
+      SSL_CTX_set_verify(
+          ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(fd_, 16);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~TestServer() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+    SSL_CTX_free(ctx_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      timeval tv{5, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      SSL* ssl = SSL_new(ctx_);
+      SSL_set_fd(ssl, c);
+      if (SSL_accept(ssl) == 1) {
+        std::string raw;
+        char buf[4096];
+        while (true) {
+          size_t head = raw.find("\r\n\r\n");
+          if (head != std::string::npos) {
+            size_t cl = raw.find("Content-Length: ");
+            size_t want =
+                cl == std::string::npos ? 0 : std::stoul(raw.substr(cl + 16));
+            if (raw.size() >= head + 4 + want) break;
+          }
+          int n = SSL_read(ssl, buf, sizeof buf);
+          if (n <= 0) break;
+          raw.append(buf, static_cast<size_t>(n));
+        }
+        size_t sp1 = raw.find(' '), sp2 = raw.find(' ', sp1 + 1);
+        size_t head = raw.find("\r\n\r\n");
+        if (sp2 != std::string::npos && head != std::string::npos) {
+          auto [status, body] =
+              handler_(raw.substr(0, sp1), raw.substr(sp1 + 1, sp2 - sp1 - 1),
+                       raw.substr(head + 4));
+          std::string resp =
+              "HTTP/1.1 " + std::to_string(status) +
+              " X\r\nContent-Type: application/json\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+              body;
+          SSL_write(ssl, resp.data(), static_cast<int>(resp.size()));
+          SSL_shutdown(ssl);
+        }
+      }
+      ERR_clear_error();
+      SSL_free(ssl);
+      close(c);
+    }
+  }
+  SSL_CTX* ctx_;
+  int fd_;
+  int port_ = 0;
+  Handler handler_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class GatesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_ = fs::temp_directory_path() /
+             ("hardway-gates-" + std::to_string(std::random_device{}()));
+    etcd_ca_ =
+        Issue("etcd-ca", nullptr, {}, {}, false, false, hours(-1), hours(240));
+    kube_ca_ = Issue("kubernetes", nullptr, {}, {}, false, false, hours(-1),
+                     hours(240));
+    Identity health =
+        Issue("hardway-etcd-healthcheck", &etcd_ca_, {}, {}, false, true);
+    Identity admin = Issue("admin", &kube_ca_, {}, {}, false, true);
+    Write(state_ / "pki/etcd/ca.crt", CertificateToPem(etcd_ca_.cert.get()));
+    Write(state_ / "pki/etcd/healthcheck-client.crt",
+          CertificateToPem(health.cert.get()));
+    Write(state_ / "pki/etcd/healthcheck-client.key",
+          PrivateKeyToPem(health.key.get()));
+    Write(state_ / "pki/ca.crt", CertificateToPem(kube_ca_.cert.get()));
+    Write(state_ / "pki/admin.crt", CertificateToPem(admin.cert.get()));
+    Write(state_ / "pki/admin.key", PrivateKeyToPem(admin.key.get()));
+    host_ = std::make_shared<FakeHost>();
+  }
+  void TearDown() override { fs::remove_all(state_); }
+
+  TestServer::Handler Etcd(
+      std::string members = R"({"members":[{"name":"etcd-0"}]})") {
+    return [members](const std::string& method, const std::string& path,
+                     const std::string&) {
+      if (method == "GET" && path == "/health") {
+        return std::pair{200, std::string(R"({"health":"true","reason":""})")};
+      }
+      if (method == "POST" && path == "/v3/cluster/member/list")
+        return std::pair{200, members};
+      return std::pair{404, std::string("{}")};
+    };
+  }
+
+  Result<HttpResponse> Get(const std::string& dial, int port,
+                           const TlsOptions& tls,
+                           const std::string& path = "/health") {
+    RecordingTransport t("etcd-0", host_);
+    return HttpsVia(t, dial, port, tls, HttpRequest{"GET", path, {}, {}, {}});
+  }
+
+  fs::path state_;
+  Identity etcd_ca_, kube_ca_;
+  std::shared_ptr<FakeHost> host_;
+};
+
+TEST_F(GatesTest, ValidServerCertificate) {
+  Identity server =
+      Issue("etcd-0", &etcd_ca_, {"etcd-0"}, {"10.240.0.10"}, true, true);
+  TestServer srv(server, etcd_ca_.cert.get(), Etcd());
+  host_->MapTunnel("10.240.0.10", 2379, srv.port());
+  auto r = Get("10.240.0.10", 2379, EtcdClientTls(state_, "10.240.0.10"));
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"health":"true","reason":""})");
+}
+
+TEST_F(GatesTest, ExpiredServerCertificate) {
+  Identity server = Issue("etcd-0", &etcd_ca_, {"etcd-0"}, {"10.240.0.10"},
+                          true, true, hours(-48), hours(-24));
+  TestServer srv(server, etcd_ca_.cert.get(), Etcd());
+  host_->MapTunnel("10.240.0.10", 2379, srv.port());
+  auto r = Get("10.240.0.10", 2379, EtcdClientTls(state_, "10.240.0.10"));
+  ASSERT_FALSE(r);
+  std::string date = FormatDate(std::chrono::system_clock::now() - hours(24));
+  EXPECT_NE(r.error().message.find("certificate expired on " + date),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("certificate has expired"),
+            std::string::npos);
+}
+
+TEST_F(GatesTest, ServerSignedByAnotherCa) {
+  Identity other = Issue("other-ca", nullptr, {}, {}, false, false);
+  Identity server =
+      Issue("etcd-0", &other, {"etcd-0"}, {"10.240.0.10"}, true, true);
+  TestServer srv(server, etcd_ca_.cert.get(), Etcd());
+  host_->MapTunnel("10.240.0.10", 2379, srv.port());
+  auto r = Get("10.240.0.10", 2379, EtcdClientTls(state_, "10.240.0.10"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find(
+                "unknown CA (signed by CN=other-ca, we trust CN=etcd-ca from " +
+                (state_ / "pki/etcd/ca.crt").string()),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST_F(GatesTest, ServerSignedByARegeneratedCaOfTheSameName) {
+  Identity again = Issue("etcd-ca", nullptr, {}, {}, false, false);
+  Identity server =
+      Issue("etcd-0", &again, {"etcd-0"}, {"10.240.0.10"}, true, true);
+  TestServer srv(server, etcd_ca_.cert.get(), Etcd());
+  host_->MapTunnel("10.240.0.10", 2379, srv.port());
+  auto r = Get("10.240.0.10", 2379, EtcdClientTls(state_, "10.240.0.10"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("unknown CA (signed by CN=etcd-ca"),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST_F(GatesTest, NameMismatch) {
+  Identity server =
+      Issue("etcd-0", &etcd_ca_, {"etcd-0"}, {"10.240.0.10"}, true, true);
+  TestServer srv(server, etcd_ca_.cert.get(), Etcd());
+  host_->MapTunnel("10.240.0.99", 2379, srv.port());
+  auto r = Get("10.240.0.99", 2379, EtcdClientTls(state_, "10.240.0.99"));
+  ASSERT_FALSE(r);
+  const std::string& m = r.error().message;
+  EXPECT_NE(m.find("name mismatch: certificate has SANs "), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("DNS:etcd-0"), std::string::npos) << m;
+  EXPECT_NE(m.find("IP:10.240.0.10"), std::string::npos) << m;
+  EXPECT_NE(m.find("; dialed 10.240.0.99"), std::string::npos) << m;
+}
+
+TEST_F(GatesTest, ClientCertificateFromTheWrongCaIsRejectedByTheServer) {
+  Identity server =
+      Issue("etcd-0", &etcd_ca_, {"etcd-0"}, {"10.240.0.10"}, true, true);
+  TestServer srv(server, etcd_ca_.cert.get(), Etcd());
+  host_->MapTunnel("10.240.0.10", 2379, srv.port());
+  // The admin certificate comes from the kubernetes CA, which etcd does not
+  // trust.
+  TlsOptions tls = EtcdClientTls(state_, "10.240.0.10");
+  tls.cert_file = state_ / "pki/admin.crt";
+  tls.key_file = state_ / "pki/admin.key";
+  auto r = Get("10.240.0.10", 2379, tls);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("rejected our client certificate"),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST_F(GatesTest, NothingListening) {
+  auto r = Get("10.240.0.10", 2379, EtcdClientTls(state_, "10.240.0.10"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("cannot reach 10.240.0.10:2379 from etcd-0"),
+            std::string::npos);
+}
+
+// Runs a gate for `phase` against hosts that all share host_'s tunnels.
+GateReport RunWith(const Phase& phase, const Topology& topo,
+                   const fs::path& state, std::shared_ptr<FakeHost> fake,
+                   std::chrono::milliseconds timeout,
+                   const std::string& manifest = {}) {
+  TransportPool pool(
+      [fake](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+        return std::unique_ptr<Transport>(
+            std::make_unique<RecordingTransport>(h, fake));
+      });
+  GateContext ctx;
+  ctx.topology = &topo;
+  ctx.state_dir = state;
+  ctx.transports = &pool;
+  ctx.poll = std::chrono::milliseconds(20);
+  ctx.settle = std::chrono::milliseconds(0);
+  ctx.rbac_manifest = manifest;
+  return RunGate(phase, ctx, timeout);
+}
+
+TEST_F(GatesTest, EtcdGateChecksHealthAndMemberCount) {
+  Identity server =
+      Issue("etcd-0", &etcd_ca_, {"etcd-0"}, {"10.240.0.10"}, true, true);
+  Phase phase{"etcd", "", {}, {}, false, {"etcd-0"}, {}, {}};
+  phase.gate = Gate{GateKind::kEtcdHealthy,
+                    std::chrono::milliseconds(2000),
+                    {},
+                    2379,
+                    "etcd ok"};
+  {
+    TestServer srv(server, etcd_ca_.cert.get(), Etcd());
+    host_->MapTunnel("10.240.0.10", 2379, srv.port());
+    Topology one{
+        {GateHost{"etcd-0", "10.240.0.10", {Role::kEtcd}, std::nullopt}}};
+    GateReport r =
+        RunWith(phase, one, state_, host_, std::chrono::milliseconds(2000));
+    EXPECT_TRUE(r.ok) << FormatGateFailure(r);
+    EXPECT_NE(r.verdicts.at(0).detail.find("member list: 1/1 started"),
+              std::string::npos);
+  }
+  {
+    // Three members expected; one started, one added but never started.
+    TestServer srv(
+        server, etcd_ca_.cert.get(),
+        Etcd(
+            R"({"members":[{"name":"etcd-0"},{"peerURLs":["https://10.240.0.11:2380"]}]})"));
+    host_->MapTunnel("10.240.0.10", 2379, srv.port());
+    Topology three{
+        {GateHost{"etcd-0", "10.240.0.10", {Role::kEtcd}, std::nullopt},
+         GateHost{"etcd-1", "10.240.0.11", {Role::kEtcd}, std::nullopt},
+         GateHost{"etcd-2", "10.240.0.12", {Role::kEtcd}, std::nullopt}}};
+    GateReport r =
+        RunWith(phase, three, state_, host_, std::chrono::milliseconds(300));
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.verdicts.at(0).detail.find("1 of 3 members started"),
+              std::string::npos)
+        << r.verdicts.at(0).detail;
+    EXPECT_NE(r.verdicts.at(0).detail.find("unstarted"), std::string::npos);
+    EXPECT_GE(r.attempts, 2);
+  }
+}
+
+TEST_F(GatesTest, EtcdGateReportsTlsReasonAndDiagnostics) {
+  Identity server = Issue("etcd-0", &etcd_ca_, {"etcd-0"}, {"10.240.0.10"},
+                          true, true, hours(-48), hours(-24));
+  TestServer srv(server, etcd_ca_.cert.get(), Etcd());
+  host_->MapTunnel("10.240.0.10", 2379, srv.port());
+  host_->Script("journalctl -u etcd.service",
+                ExecResult{0, "etcd: serving client traffic\n", ""});
+  Phase phase{"etcd", "", {}, {}, false, {"etcd-0"}, {}, {}};
+  phase.gate = Gate{GateKind::kEtcdHealthy,
+                    std::chrono::milliseconds(100),
+                    {},
+                    2379,
+                    "etcd ok"};
+  Topology one{
+      {GateHost{"etcd-0", "10.240.0.10", {Role::kEtcd}, std::nullopt}}};
+  GateReport r =
+      RunWith(phase, one, state_, host_, std::chrono::milliseconds(100));
+  ASSERT_FALSE(r.ok);
+  const GateVerdict& v = r.verdicts.at(0);
+  EXPECT_EQ(v.host, "etcd-0");
+  EXPECT_EQ(v.unit, "etcd");
+  EXPECT_NE(v.detail.find("certificate expired on"), std::string::npos)
+      << v.detail;
+  EXPECT_NE(v.diagnostics.find("serving client traffic"), std::string::npos);
+  std::string text = FormatGateFailure(r);
+  EXPECT_NE(text.find("etcd-0 (etcd): /health: certificate expired on"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(GatesTest, NodesReadyAndApiserverReadyWithTheAdminCertificate) {
+  Identity api = Issue("kube-apiserver", &kube_ca_, {"kubernetes"},
+                       {"10.240.0.20"}, true, false);
+  std::string nodes = R"({"items":[
+    {"metadata":{"name":"w-0"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},
+    {"metadata":{"name":"w-1"},"status":{"conditions":[{"type":"Ready","status":"False",
+      "message":"container runtime network not ready"}]}}]})";
+  TestServer srv(
+      api, kube_ca_.cert.get(),
+      [&](const std::string&, const std::string& path, const std::string&) {
+        if (path == "/readyz") return std::pair{200, std::string("ok")};
+        if (path == "/api/v1/nodes") return std::pair{200, nodes};
+        return std::pair{404, std::string("{}")};
+      });
+  host_->MapTunnel("10.240.0.20", 6443, srv.port());
+  Topology topo{
+      {GateHost{"cp-0", "10.240.0.20", {Role::kControlplane}, std::nullopt},
+       GateHost{"w-0", "10.240.0.30", {Role::kWorker}, std::nullopt},
+       GateHost{"w-1", "10.240.0.31", {Role::kWorker}, std::nullopt}}};
+
+  Phase api_phase{"kube-apiserver", "", {}, {}, false, {"cp-0"}, {}, {}};
+  api_phase.gate = Gate{
+      GateKind::kApiserverReady, std::chrono::milliseconds(1000), {}, 6443, ""};
+  GateReport ready =
+      RunWith(api_phase, topo, state_, host_, std::chrono::milliseconds(1000));
+  EXPECT_TRUE(ready.ok) << FormatGateFailure(ready);
+
+  Phase workers{"workers", "", {}, {}, false, {"w-0", "w-1"}, {}, {}};
+  workers.gate = Gate{
+      GateKind::kNodesReady, std::chrono::milliseconds(200), {}, 0, "nodes"};
+  GateReport r =
+      RunWith(workers, topo, state_, host_, std::chrono::milliseconds(200));
+  ASSERT_FALSE(r.ok);
+  ASSERT_EQ(r.verdicts.size(), 1u);
+  EXPECT_EQ(r.verdicts[0].host, "cluster");
+  EXPECT_NE(r.verdicts[0].detail.find(
+                "w-1 Ready=False (container runtime network not ready)"),
+            std::string::npos)
+      << r.verdicts[0].detail;
+  EXPECT_EQ(r.verdicts[0].detail.find("w-0"), std::string::npos);
+}
+
+TEST_F(GatesTest, HealthzSpeaksTlsWithoutVerifyingSelfSignedCerts) {
+  Identity self = Issue("kube-scheduler@1700000000", nullptr, {"localhost"}, {},
+                        true, false);
+  TestServer srv(
+      self, nullptr,
+      [](const std::string&, const std::string& path, const std::string&) {
+        return path == "/healthz" ? std::pair{200, std::string("ok")}
+                                  : std::pair{404, std::string()};
+      });
+  host_->MapTunnel("127.0.0.1", 10259, srv.port());
+  Topology topo{
+      {GateHost{"cp-0", "10.240.0.20", {Role::kControlplane}, std::nullopt}}};
+  Phase phase{"kube-scheduler", "", {}, {}, false, {"cp-0"}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kHealthz, std::chrono::milliseconds(1000), {}, 10259, ""};
+  GateReport r =
+      RunWith(phase, topo, state_, host_, std::chrono::milliseconds(1000));
+  EXPECT_TRUE(r.ok) << FormatGateFailure(r);
+  EXPECT_NE(r.verdicts.at(0).detail.find(":10259/healthz ok"),
+            std::string::npos);
+}
+
+TEST_F(GatesTest, RbacApplyIsIdempotentAndTheGateSeesTheObjects) {
+  Identity api = Issue("kube-apiserver", &kube_ca_, {"kubernetes"},
+                       {"10.240.0.20"}, true, false);
+  std::mutex mu;
+  std::set<std::string> stored;
+  std::vector<std::string> bodies;
+  TestServer srv(api, kube_ca_.cert.get(),
+                 [&](const std::string& method, const std::string& path,
+                     const std::string& body) {
+                   std::lock_guard lock(mu);
+                   if (method == "POST") {
+                     auto j = nlohmann::json::parse(body);
+                     std::string key =
+                         path + "/" + j["metadata"]["name"].get<std::string>();
+                     bodies.push_back(body);
+                     if (!stored.insert(key).second)
+                       return std::pair{409, std::string("{}")};
+                     return std::pair{201, body};
+                   }
+                   return stored.contains(path)
+                              ? std::pair{200, std::string("{}")}
+                              : std::pair{404, std::string("{}")};
+                 });
+  host_->MapTunnel("10.240.0.20", 6443, srv.port());
+  std::string manifest = R"(apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  annotations:
+    rbac.authorization.kubernetes.io/autoupdate: "true"
+  name: system:kube-apiserver-to-kubelet
+rules:
+  - apiGroups: [""]
+    resources: [nodes/proxy]
+    verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:kube-apiserver-to-kubelet
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:kube-apiserver-to-kubelet}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: kube-apiserver-kubelet-client}]
+)";
+  auto objects = ParseManifest(manifest, "test");
+  ASSERT_TRUE(objects) << objects.error().ToString();
+  ASSERT_EQ(objects->size(), 2u);
+  EXPECT_EQ((*objects)[1].path(),
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/"
+            "system:kube-apiserver-to-kubelet");
+
+  Topology topo{
+      {GateHost{"cp-0", "10.240.0.20", {Role::kControlplane}, std::nullopt}}};
+  Phase phase{"rbac", "", {}, {}, false, {"cp-0"}, {}, {}};
+  phase.gate = Gate{
+      GateKind::kRbacPresent, std::chrono::milliseconds(150), {}, 0, "rbac"};
+  GateReport before = RunWith(phase, topo, state_, host_,
+                              std::chrono::milliseconds(150), manifest);
+  EXPECT_FALSE(before.ok);
+  EXPECT_NE(before.verdicts.at(0).detail.find(
+                "ClusterRole system:kube-apiserver-to-kubelet missing"),
+            std::string::npos)
+      << before.verdicts.at(0).detail;
+
+  RecordingTransport t("cp-0", host_);
+  auto first = ApplyObjects(t, "10.240.0.20", 6443, state_, *objects);
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(first->created.size(), 2u);
+  auto second = ApplyObjects(t, "10.240.0.20", 6443, state_, *objects);
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(second->created.empty());
+  EXPECT_EQ(second->existing.size(), 2u);
+  // Quoted YAML scalars stay strings in the JSON sent.
+  EXPECT_NE(bodies.at(0).find(
+                R"("rbac.authorization.kubernetes.io/autoupdate":"true")"),
+            std::string::npos)
+      << bodies.at(0);
+  EXPECT_NE(bodies.at(0).find(R"("apiGroups":[""])"), std::string::npos);
+
+  GateReport after = RunWith(phase, topo, state_, host_,
+                             std::chrono::milliseconds(1000), manifest);
+  EXPECT_TRUE(after.ok) << FormatGateFailure(after);
+}
+
+TEST_F(GatesTest, UnitGateSeesRestartCountMoving) {
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
+  Phase phase{"p", "", {}, {}, false, {"a"}, {}, {}};
+  phase.gate = Gate{GateKind::kUnitActive,
+                    std::chrono::milliseconds(200),
+                    {"kubelet"},
+                    0,
+                    ""};
+  auto show = [](int restarts) {
+    return ExecResult{
+        0,
+        "LoadState=loaded\nActiveState=active\nSubState=running\nNRestarts=" +
+            std::to_string(restarts) + "\n",
+        ""};
+  };
+  // Active at every poll, but the restart count keeps moving: it crashes
+  // between polls.
+  auto moving = std::make_shared<FakeHost>();
+  moving->Script("systemctl show",
+                 {show(2), show(3), show(4), show(5), show(6), show(7), show(8),
+                  show(9), show(10), show(11), show(12), show(13), show(14),
+                  show(15), show(16), show(17), show(18), show(19)});
+  GateReport r =
+      RunWith(phase, topo, state_, moving, std::chrono::milliseconds(200));
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(r.verdicts.at(0).detail.find("crash-looping"), std::string::npos)
+      << r.verdicts.at(0).detail;
+  EXPECT_NE(
+      r.verdicts.at(0).diagnostics.find("systemctl status kubelet.service"),
+      std::string::npos);
+
+  auto steady = std::make_shared<FakeHost>();
+  steady->Script("systemctl show", show(2));
+  GateReport ok =
+      RunWith(phase, topo, state_, steady, std::chrono::milliseconds(1000));
+  EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
+  EXPECT_GE(ok.attempts, 2);  // one poll cannot tell "steady"
+
+  auto missing = std::make_shared<FakeHost>();
+  missing->Script(
+      "systemctl show",
+      ExecResult{0,
+                 "LoadState=not-found\nActiveState=inactive\nSubState=dead\n"
+                 "NRestarts=0\n",
+                 ""});
+  GateReport m =
+      RunWith(phase, topo, state_, missing, std::chrono::milliseconds(60));
+  EXPECT_NE(m.verdicts.at(0).detail.find("kubelet: not installed"),
+            std::string::npos);
+}
+
+ExecResult Now(double offset) {
+  double t = std::chrono::duration<double>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count() +
+             offset;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9f\n", t);
+  return ExecResult{0, buf, ""};
+}
+
+TEST_F(GatesTest, Preflight) {
+  Topology topo{{GateHost{
+      "cp-0", "10.0.0.1", {Role::kEtcd, Role::kControlplane}, std::nullopt}}};
+  Phase phase{"preflight", "", {}, {}, false, {"cp-0"}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kPreflight, std::chrono::milliseconds(50), {}, 0, ""};
+  auto fake = [&](double skew, std::string ss, std::string arch = "x86_64") {
+    auto f = std::make_shared<FakeHost>();
+    f->Script("uname -m", ExecResult{0, arch + "\n", ""});
+    f->Script("systemctl --version",
+              ExecResult{0, "systemd 252 (252.36-1~deb12u1)\n+PAM\n", ""});
+    f->Script("date +%s.%N", Now(skew));
+    f->Script("ss -Htlnp", ExecResult{0, std::move(ss), ""});
+    return f;
+  };
+  std::string ours =
+      "LISTEN 0 4096 10.0.0.1:2379 0.0.0.0:* users:((\"etcd\",pid=7,fd=8))\n"
+      "LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:((\"sshd\",pid=1,fd=3))\n";
+  GateReport ok = RunWith(phase, topo, state_, fake(0, ours),
+                          std::chrono::milliseconds(50));
+  EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
+  EXPECT_NE(ok.verdicts[0].detail.find("systemd 252"), std::string::npos);
+
+  GateReport busy =
+      RunWith(phase, topo, state_,
+              fake(0, ours + "LISTEN 0 511 0.0.0.0:6443 0.0.0.0:* "
+                             "users:((\"nginx\",pid=9,fd=6))\n"),
+              std::chrono::milliseconds(50));
+  ASSERT_FALSE(busy.ok);
+  EXPECT_NE(busy.verdicts[0].detail.find(
+                "port 6443 is held by nginx, not by kube-apiserver"),
+            std::string::npos)
+      << busy.verdicts[0].detail;
+
+  GateReport skew = RunWith(phase, topo, state_, fake(5, ours),
+                            std::chrono::milliseconds(50));
+  ASSERT_FALSE(skew.ok);
+  EXPECT_NE(
+      skew.verdicts[0].detail.find("(host ahead); certificates need < 1 s"),
+      std::string::npos)
+      << skew.verdicts[0].detail;
+
+  GateContext ctx;
+  auto arm = fake(0, ours, "aarch64");
+  TransportPool pool(
+      [arm](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+        return std::unique_ptr<Transport>(
+            std::make_unique<RecordingTransport>(h, arm));
+      });
+  ctx.topology = &topo;
+  ctx.transports = &pool;
+  ctx.expected_arch = "x86_64";
+  GateReport wrong = RunGate(phase, ctx, std::chrono::milliseconds(50));
+  ASSERT_FALSE(wrong.ok);
+  EXPECT_NE(wrong.verdicts[0].detail.find(
+                "CPU architecture is aarch64 but the artifacts are x86_64"),
+            std::string::npos);
+}
+
+TEST_F(GatesTest, PodRoutes) {
+  Topology topo{
+      {GateHost{
+           "w-0", "10.0.0.10", {Role::kWorker}, Cidr::Parse("10.200.0.0/24")},
+       GateHost{
+           "w-1", "10.0.0.11", {Role::kWorker}, Cidr::Parse("10.200.1.0/24")},
+       GateHost{
+           "w-2", "10.0.0.12", {Role::kWorker}, Cidr::Parse("10.200.2.0/24")}}};
+  Phase phase{"pod-routes", "", {}, {}, false, {"w-0"}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kPodRoutes, std::chrono::milliseconds(50), {}, 0, ""};
+  auto f = std::make_shared<FakeHost>();
+  f->Script("ip route", ExecResult{0,
+                                   "default via 10.0.0.1 dev eth0\n"
+                                   "10.200.1.0/24 via 10.0.0.11 dev eth0\n",
+                                   ""});
+  GateReport r = RunWith(phase, topo, state_, f, std::chrono::milliseconds(50));
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.verdicts[0].detail, "no route to 10.200.2.0/24 (w-2)");
+}
+
+TEST_F(GatesTest, FilesPresentChecksShaAndMode) {
+  Phase phase{"distribute", "", {}, {}, false, {"a"}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kFilesPresent, std::chrono::milliseconds(50), {}, 0, ""};
+  Step s;
+  s.host = "a";
+  s.kind = StepKind::kRender;
+  s.dest = "/etc/x.key";
+  s.content = "secret";
+  s.sha256 = Sha256Hex("secret");
+  s.mode = 0600;
+  phase.steps.push_back(s);
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
+  auto f = std::make_shared<FakeHost>();
+  GateReport missing =
+      RunWith(phase, topo, state_, f, std::chrono::milliseconds(50));
+  EXPECT_EQ(missing.verdicts[0].detail, "missing /etc/x.key");
+  f->PutFile("/etc/x.key", "secret", 0644);
+  GateReport mode =
+      RunWith(phase, topo, state_, f, std::chrono::milliseconds(50));
+  EXPECT_EQ(mode.verdicts[0].detail, "mode 644, want 600: /etc/x.key");
+  f->PutFile("/etc/x.key", "secret", 0600);
+  GateReport ok =
+      RunWith(phase, topo, state_, f, std::chrono::milliseconds(50));
+  EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
+}
+
+TEST_F(GatesTest, PkiValidLocal) {
+  Identity health =
+      Issue("hardway-etcd-healthcheck", &etcd_ca_, {}, {}, false, true);
+  Write(state_ / "pki/front-proxy-ca.crt",
+        CertificateToPem(kube_ca_.cert.get()));
+  Phase phase{"pki", "", {}, {}, true, {}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kPkiValid, std::chrono::milliseconds(50), {}, 0, ""};
+  Topology topo;
+  GateReport ok =
+      RunWith(phase, topo, state_, host_, std::chrono::milliseconds(50));
+  EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
+  // A key that belongs to another certificate.
+  Write(state_ / "pki/etcd/healthcheck-client.key",
+        PrivateKeyToPem(health.key.get()));
+  Write(state_ / "pki/admin.key", PrivateKeyToPem(health.key.get()));
+  GateReport bad =
+      RunWith(phase, topo, state_, host_, std::chrono::milliseconds(50));
+  ASSERT_FALSE(bad.ok);
+  EXPECT_NE(bad.verdicts[0].detail.find("admin.key does not match admin.crt"),
+            std::string::npos)
+      << bad.verdicts[0].detail;
+}
+
+TEST(ParseHttpResponse, ChunkedAndContentLength) {
+  auto chunked = ParseHttpResponse(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n",
+      false);
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->body, "Wikipedia");
+  EXPECT_FALSE(ParseHttpResponse(
+      "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false));
+  auto cl = ParseHttpResponse("HTTP/1.1 503 X\r\ncontent-length: 3\r\n\r\nabc",
+                              false);
+  ASSERT_TRUE(cl);
+  EXPECT_EQ(cl->status, 503);
+  EXPECT_EQ(cl->body, "abc");
+}
+
+TEST(ParseSystemctlShow, Blocks) {
+  auto s = ParseSystemctlShow(
+      "ActiveState=active\nSubState=running\nNRestarts=0\n\nNRestarts="
+      "4\nActiveState=activating\n"
+      "SubState=auto-restart\nUnitFileState=enabled\n");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].sub_state, "running");
+  EXPECT_EQ(s[1].n_restarts, 4);
+  EXPECT_EQ(s[1].unit_file_state, "enabled");
+}
+
+}  // namespace
+}  // namespace hardway
