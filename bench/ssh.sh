@@ -3,6 +3,7 @@
 #   bench/ssh.sh            (needs root, a build in $HARDWAY_BUILD_DIR or ./build with the
 #                            ssh_bench target, and the Debian packages openssh-server, pssh)
 # Prints each figure and the ratio peer/hardway (> 1: hardway is faster / sends less).
+# ONLY=connect|exec|upload runs one section; HOSTS, COMMANDS, UPLOAD_MB, UPLOAD_HOSTS resize.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${HARDWAY_BUILD_DIR:-$here/build}"
@@ -23,21 +24,27 @@ head -n "$upload_hosts" "$work/hosts" >"$work/hosts-upload"
 ssh_opts=(-o BatchMode=yes -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$kh"
           -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -i "$key")
 
+only="${ONLY:-}"
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 now() { date +%s.%N; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
 secs_of() { sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$1"; }
 bytes_of() { sed -n 's/.*bytes_sent=\([0-9]*\).*/\1/p' <<<"$1"; }
 
+if want connect; then
 echo "== connect + auth + one command, per host ($hosts_n hosts, one after another)"
 t0=$(now)
 while IFS=: read -r addr port; do
-  ssh "${ssh_opts[@]}" -p "$port" "root@$addr" true
+  ssh -n "${ssh_opts[@]}" -p "$port" "root@$addr" true
 done <"$work/hosts"
 ssh_per=$(awk -v a="$t0" -v b="$(now)" -v n="$hosts_n" 'BEGIN { printf "%.1f", (b - a) * 1000 / n }')
 out=$("$bench" "$work/hosts" "$key" "$kh" connect)
 hw_per=$(awk -v s="$(secs_of "$out")" -v n="$hosts_n" 'BEGIN { printf "%.1f", s * 1000 / n }')
 echo "   ssh: ${ssh_per} ms/host   hardway: ${hw_per} ms/host   ratio: $(ratio "$ssh_per" "$hw_per")x"
 
+fi
+
+if want exec; then
 echo "== $hosts_n hosts x $commands_n small commands (true), including connection setup"
 cm=(-O ControlMaster=auto -O "ControlPath=$work/cm-%h-%p" -O ControlPersist=60)
 t0=$(now)
@@ -50,9 +57,12 @@ out=$("$bench" "$work/hosts" "$key" "$kh" exec "$commands_n")
 hw_s=$(secs_of "$out")
 echo "   parallel-ssh (ControlMaster): ${pssh_s} s   hardway: ${hw_s} s   ratio: $(ratio "$pssh_s" "$hw_s")x"
 while IFS=: read -r addr port; do
-  ssh -O exit -o "ControlPath=$work/cm-$addr-$port" "root@$addr" 2>/dev/null || true
+  ssh -n -O exit -o "ControlPath=$work/cm-$addr-$port" "root@$addr" 2>/dev/null || true
 done <"$work/hosts"
 
+fi
+
+if want upload; then
 echo "== ${upload_mb} MB to $upload_hosts hosts"
 head -c "$((upload_mb << 20))" /dev/urandom >"$work/big.bin"
 t0=$(now)
@@ -70,3 +80,4 @@ echo "== re-upload of the unchanged file to $upload_hosts hosts: bytes sent"
 out=$("$bench" "$work/hosts-upload" "$key" "$kh" upload "$work/big.bin" "$work/home-%p/hw-big.bin")
 pscp_bytes=$((upload_hosts * (upload_mb << 20)))  # scp always sends the whole file
 echo "   parallel-scp: ${pscp_bytes} bytes   hardway: $(bytes_of "$out") bytes in $(secs_of "$out") s"
+fi
