@@ -737,8 +737,10 @@ HttpResponse Apiserver::Handle(const HttpRequest& req) {
   if (p == "/apis/authorization.k8s.io/v1/subjectaccessreviews")
     return HandleSar(req, caller);
   HttpResponse resp = HandleResource(req, caller);
-  if (req.method != "GET" && p.starts_with("/apis/rbac.authorization.k8s.io/")) {
-    // This server's own RBAC writes take effect at once (others within the cache second).
+  if (req.method != "GET" &&
+      p.starts_with("/apis/rbac.authorization.k8s.io/")) {
+    // This server's own RBAC writes take effect at once (others within the
+    // cache second).
     std::lock_guard lock(rbac_mu_);
     rbac_loaded_at_ = -100;
   }

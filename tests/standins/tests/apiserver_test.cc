@@ -571,3 +571,134 @@ TEST_F(ApiserverStartupTest, ServingCertWithoutTheServiceIpIsFatal) {
 
 }  // namespace
 }  // namespace standin
+
+namespace standin {
+namespace {
+
+// Debian's etcd 3.4 (from scripts/artifacts.sh's cache), when this machine has
+// it: the same checks against the real JSON gateway. Skipped otherwise.
+std::string RealEtcdBinary() {
+  if (const char* env = std::getenv("STANDIN_ETCD")) return env;
+  std::string cache = std::getenv("HARDWAY_CACHE")
+                          ? std::getenv("HARDWAY_CACHE")
+                          : "/var/cache/hardway";
+  std::error_code ec;
+  for (auto it =
+           std::filesystem::recursive_directory_iterator(cache + "/debs", ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename() == "etcd" &&
+        it->path().parent_path().filename() == "bin" &&
+        access(it->path().c_str(), X_OK) == 0)
+      return it->path().string();
+  }
+  return {};
+}
+
+std::unique_ptr<Child> StartRealEtcd(const std::string& binary, const Pki& pki,
+                                     const std::string& trusted_ca,
+                                     int* client_port) {
+  *client_port = testing::FreePort();
+  int peer_port = testing::FreePort();
+  std::string client = "https://127.0.0.1:" + std::to_string(*client_port);
+  std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
+  std::string data = pki.F("etcd-data-" + std::to_string(*client_port));
+  pki.dir.Write("etcd-server.crt", pki.etcd_server.cert_pem);
+  pki.dir.Write("etcd-server.key", pki.etcd_server.key_pem);
+  std::vector<std::string> args = {"--name",
+                                   "t",
+                                   "--data-dir",
+                                   data,
+                                   "--listen-client-urls",
+                                   client,
+                                   "--advertise-client-urls",
+                                   client,
+                                   "--listen-peer-urls",
+                                   peer,
+                                   "--initial-advertise-peer-urls",
+                                   peer,
+                                   "--initial-cluster",
+                                   "t=" + peer,
+                                   "--cert-file",
+                                   pki.F("etcd-server.crt"),
+                                   "--key-file",
+                                   pki.F("etcd-server.key"),
+                                   "--client-cert-auth",
+                                   "--trusted-ca-file",
+                                   trusted_ca};
+  auto child = std::make_unique<Child>(
+      "etcd", args,
+      pki.dir.path() / ("etcd-" + std::to_string(*client_port) + ".log"),
+      binary);
+  // Up once it answers TLS at all (an etcd that refuses our client certificate
+  // is up too).
+  ClientTls tls{pki.etcd_ca.cert_pem, pki.etcd_client.cert_pem,
+                pki.etcd_client.key_pem};
+  for (int i = 0; i < 200; ++i) {
+    auto r = HttpDo("GET", client + "/health", &tls);
+    if (r || r.error().kind != ClientError::kConnect) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return child;
+}
+
+TEST(RealEtcd, ApiserverStandInStoresObjectsInDebiansEtcd) {
+  std::string etcd_binary = RealEtcdBinary();
+  if (etcd_binary.empty())
+    GTEST_SKIP()
+        << "no etcd binary (set STANDIN_ETCD or run scripts/artifacts.sh)";
+  Pki pki;
+  pki.WriteAll();
+  int etcd_port = 0;
+  auto etcd = StartRealEtcd(etcd_binary, pki, pki.F("etcd-ca.crt"), &etcd_port);
+  int port = testing::FreePort();
+  Child api("kube-apiserver", pki.ApiserverArgs(etcd_port, port),
+            pki.dir.path() / "real-apiserver.log");
+  ClientTls admin{pki.ca.cert_pem, pki.admin.cert_pem, pki.admin.key_pem};
+  std::string base = "https://127.0.0.1:" + std::to_string(port);
+  bool ready = false;
+  for (int i = 0; i < 200 && !ready && api.Running(); ++i) {
+    auto r = HttpDo("GET", base + "/readyz", &admin);
+    ready = r && r->status == 200;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(ready) << api.Log() << etcd->Log();
+  Json role = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+               {"kind", "ClusterRole"},
+               {"metadata", {{"name", "real"}}},
+               {"rules", Json::array()}};
+  std::string roles = base + "/apis/rbac.authorization.k8s.io/v1/clusterroles";
+  EXPECT_EQ(HttpDo("POST", roles, &admin, role.dump())->status, 201);
+  EXPECT_EQ(HttpDo("POST", roles, &admin, role.dump())->status, 409);
+  auto got = HttpDo("GET", roles + "/real", &admin);
+  ASSERT_EQ(got->status, 200);
+  Json stored = Json::parse(got->body);
+  EXPECT_EQ(HttpDo("PUT", roles + "/real", &admin, stored.dump())->status, 200);
+  EXPECT_EQ(HttpDo("PUT", roles + "/real", &admin, stored.dump())->status,
+            409);  // stale resourceVersion
+  auto list = HttpDo("GET", roles, &admin);
+  EXPECT_EQ(Json::parse(list->body)["items"].size(), 1u);
+  EXPECT_EQ(HttpDo("DELETE", roles + "/real", &admin)->status, 200);
+  EXPECT_EQ(HttpDo("GET", roles + "/real", &admin)->status, 404);
+}
+
+TEST(RealEtcd, EtcdRefusingTheApiserverIsFatal) {
+  std::string etcd_binary = RealEtcdBinary();
+  if (etcd_binary.empty())
+    GTEST_SKIP()
+        << "no etcd binary (set STANDIN_ETCD or run scripts/artifacts.sh)";
+  Pki pki;
+  pki.WriteAll();
+  pki.dir.Write("stranger.crt", pki.stranger.cert_pem);
+  int etcd_port = 0;
+  auto etcd =
+      StartRealEtcd(etcd_binary, pki, pki.F("stranger.crt"), &etcd_port);
+  Child api("kube-apiserver", pki.ApiserverArgs(etcd_port, testing::FreePort()),
+            pki.dir.path() / "refused-apiserver.log");
+  EXPECT_EQ(api.Wait(15), 1) << api.Log();
+  EXPECT_NE(api.Log().find("etcd refused the connection"), std::string::npos)
+      << api.Log();
+}
+
+}  // namespace
+}  // namespace standin

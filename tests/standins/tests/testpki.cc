@@ -137,7 +137,7 @@ int FreePort() {
 }
 
 Child::Child(const std::string& component, const std::vector<std::string>& args,
-             const std::filesystem::path& log)
+             const std::filesystem::path& log, const std::string& binary)
     : log_(log) {
   pid_ = fork();
   if (pid_ == 0) {
@@ -148,15 +148,19 @@ Child::Child(const std::string& component, const std::vector<std::string>& args,
     argv.push_back(const_cast<char*>(component.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(STANDIN_BINARY, argv.data());
+    execv(binary.c_str(), argv.data());
     _exit(127);
   }
 }
 
 Child::~Child() {
   if (Running()) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status_, 0);
+    kill(pid_,
+         SIGTERM);  // etcd shuts down cleanly on TERM; the stand-ins just stop
+    if (Wait(2) == -1) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status_, 0);
+    }
   }
 }
 

@@ -55,8 +55,10 @@ int FreePort();
 // file.
 class Child {
  public:
+  // `binary` defaults to the stand-in; argv[0] is `component` either way.
   Child(const std::string& component, const std::vector<std::string>& args,
-        const std::filesystem::path& log);
+        const std::filesystem::path& log,
+        const std::string& binary = STANDIN_BINARY);
   ~Child();
   // Waits up to `timeout_s` for the child to exit; returns the exit code or -1
   // if still running.
