@@ -109,6 +109,12 @@ struct Pki {
             "--proxy-client-key-file=" + F("proxy-client.key"),
             "--requestheader-client-ca-file=" + F("front-proxy-ca.crt"),
             "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-username-headers=X-Remote-User",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            "--service-node-port-range=30000-32767",
+            "--event-ttl=1h",
             "--service-account-issuer=https://127.0.0.1:6443",
             "--service-account-key-file=" + F("sa.pub"),
             "--service-account-signing-key-file=" + F("sa.key"),
@@ -318,15 +324,22 @@ TEST_F(ApiserverTest, ControllerManagerHoldsOnlyItsOwnLease) {
       "kcm.kubeconfig",
       testing::KubeconfigYaml("https://127.0.0.1:" + std::to_string(port_),
                               pki_->ca.cert_pem, pki_->kcm));
-  Child kcm("kube-controller-manager",
-            {"--kubeconfig=" + kubeconfig,
-             "--secure-port=" + std::to_string(testing::FreePort()),
-             "--bind-address=127.0.0.1", "--root-ca-file=" + pki_->F("ca.crt"),
-             "--service-account-private-key-file=" + pki_->F("sa.key"),
-             "--cluster-cidr=10.200.0.0/16",
-             "--service-cluster-ip-range=10.32.0.0/24",
-             "--leader-elect-retry-period=1s"},
-            dir.path() / "kcm.log");
+  Child kcm(
+      "kube-controller-manager",
+      {"--kubeconfig=" + kubeconfig,
+       "--secure-port=" + std::to_string(testing::FreePort()),
+       "--bind-address=127.0.0.1", "--root-ca-file=" + pki_->F("ca.crt"),
+       "--service-account-private-key-file=" + pki_->F("sa.key"),
+       "--cluster-cidr=10.200.0.0/16",
+       "--service-cluster-ip-range=10.32.0.0/24",
+       "--leader-elect-retry-period=1s", "--cluster-name=test",
+       "--authentication-kubeconfig=" + kubeconfig,
+       "--authorization-kubeconfig=" + kubeconfig,
+       "--client-ca-file=" + pki_->F("ca.crt"),
+       "--requestheader-client-ca-file=" + pki_->F("front-proxy-ca.crt"),
+       "--allocate-node-cidrs=false", "--use-service-account-credentials=true",
+       "--leader-elect=true", "--v=2"},
+      dir.path() / "kcm.log");
   std::optional<std::string> held;
   for (int i = 0; i < 100 && !held; ++i) {
     held = etcd_->Value("/registry/leases/kube-system/kube-controller-manager");
@@ -452,12 +465,16 @@ TEST_F(ApiserverTest, SchedulerAndProxyStandInsUseTheirConfigFiles) {
                 "KubeSchedulerConfiguration\nclientConnection:\n"
                 "  kubeconfig: \"" +
                     sched_kc + "\"\nleaderElection:\n  leaderElect: true\n");
-  Child sched("kube-scheduler",
-              {"--config=" + sched_cfg, "--bind-address=127.0.0.1",
-               "--secure-port=" + std::to_string(testing::FreePort()),
-               "--authentication-kubeconfig=" + sched_kc,
-               "--client-ca-file=" + pki_->F("ca.crt")},
-              dir.path() / "scheduler.log");
+  Child sched(
+      "kube-scheduler",
+      {"--config=" + sched_cfg, "--bind-address=127.0.0.1",
+       "--secure-port=" + std::to_string(testing::FreePort()),
+       "--authentication-kubeconfig=" + sched_kc,
+       "--authorization-kubeconfig=" + sched_kc,
+       "--client-ca-file=" + pki_->F("ca.crt"),
+       "--requestheader-client-ca-file=" + pki_->F("front-proxy-ca.crt"),
+       "--leader-elect=true", "--v=2"},
+      dir.path() / "scheduler.log");
   std::string proxy_kc =
       dir.Write("kube-proxy.kubeconfig",
                 testing::KubeconfigYaml(server, pki_->ca.cert_pem, proxy));
@@ -473,7 +490,8 @@ TEST_F(ApiserverTest, SchedulerAndProxyStandInsUseTheirConfigFiles) {
           std::to_string(healthz) + "\nmetricsBindAddress: 127.0.0.1:" +
           std::to_string(testing::FreePort()) + "\n");
   Child kube_proxy("kube-proxy",
-                   {"--config=" + proxy_cfg, "--hostname-override=node-a"},
+                   {"--config=" + proxy_cfg, "--kubeconfig=" + proxy_kc,
+                    "--hostname-override=node-a", "--v=2"},
                    dir.path() / "proxy.log");
 
   bool scheduler_leads = false, proxy_healthy = false;
