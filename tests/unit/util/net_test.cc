@@ -15,9 +15,10 @@ TEST(Ipv4Test, ParsesDottedQuads) {
 }
 
 TEST(Ipv4Test, RejectsMalformed) {
-  for (const char* bad : {"", "10.240.0", "10.240.0.10.1", "256.0.0.1", "10.240.0.-1", "10..0.1",
-                          "10.240.0.10 ", " 10.240.0.10", "a.b.c.d", "010.0.0.1", "10.0.0.1/24",
-                          "fe80::1", "1.2.3.4.", "+1.2.3.4", "99999999999.1.1.1"}) {
+  for (const char* bad :
+       {"", "10.240.0", "10.240.0.10.1", "256.0.0.1", "10.240.0.-1", "10..0.1",
+        "10.240.0.10 ", " 10.240.0.10", "a.b.c.d", "010.0.0.1", "10.0.0.1/24",
+        "fe80::1", "1.2.3.4.", "+1.2.3.4", "99999999999.1.1.1"}) {
     EXPECT_FALSE(Ipv4::Parse(bad)) << bad;
   }
 }
@@ -39,9 +40,9 @@ TEST(CidrTest, ParsesAndPrints) {
 }
 
 TEST(CidrTest, RejectsHostBitsAndBadPrefixes) {
-  for (const char* bad : {"10.200.0.1/16", "10.200.0.0/33", "10.200.0.0/-1", "10.200.0.0/",
-                          "10.200.0.0", "/16", "10.200.0.0/16/1", "10.200.0.0/016", "x/16",
-                          "10.32.0.128/24"}) {
+  for (const char* bad : {"10.200.0.1/16", "10.200.0.0/33", "10.200.0.0/-1",
+                          "10.200.0.0/", "10.200.0.0", "/16", "10.200.0.0/16/1",
+                          "10.200.0.0/016", "x/16", "10.32.0.128/24"}) {
     EXPECT_FALSE(Cidr::Parse(bad)) << bad;
   }
 }
@@ -69,7 +70,8 @@ TEST(CidrTest, Overlaps) {
   EXPECT_TRUE(Cidr::Parse("10.0.0.0/8")->Overlaps(a));
   EXPECT_TRUE(a.Overlaps(*Cidr::Parse("10.200.255.0/24")));
   EXPECT_FALSE(a.Overlaps(*Cidr::Parse("10.32.0.0/24")));
-  EXPECT_FALSE(Cidr::Parse("10.200.0.0/24")->Overlaps(*Cidr::Parse("10.200.1.0/24")));
+  EXPECT_FALSE(
+      Cidr::Parse("10.200.0.0/24")->Overlaps(*Cidr::Parse("10.200.1.0/24")));
 }
 
 TEST(CidrTest, NthAddress) {
@@ -91,7 +93,8 @@ TEST(CidrTest, Subnets) {
   EXPECT_FALSE(c.Subnet(8, 0));   // larger than the block
   EXPECT_FALSE(c.Subnet(33, 0));  // not a prefix
   EXPECT_EQ(Cidr::Parse("0.0.0.0/0")->Subnet(1, 1)->ToString(), "128.0.0.0/1");
-  EXPECT_EQ(Cidr::Parse("10.0.0.0/8")->Subnet(32, 5)->ToString(), "10.0.0.5/32");
+  EXPECT_EQ(Cidr::Parse("10.0.0.0/8")->Subnet(32, 5)->ToString(),
+            "10.0.0.5/32");
 }
 
 }  // namespace
