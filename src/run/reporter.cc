@@ -28,6 +28,7 @@ std::string Now() {
 
 std::string OutcomeWord(const StepOutcome& o) {
   if (!o.ok) return "FAILED";
+  if (o.note.starts_with("local file missing")) return "source missing";
   if (o.restarted) return "restarted";
   if (o.started) return "started";
   if (o.skipped) return "unchanged";

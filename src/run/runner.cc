@@ -231,8 +231,9 @@ RunSummary Runner::Run(const Plan& plan) {
   total_ = 0;
   for (const Phase* p : *phases) {
     total_ += p->steps.size();
-    if (p->local) ++total_;                                // EnsurePki
-    if (p->gate.kind == GateKind::kRbacPresent) ++total_;  // the API apply
+    if (p->local) ++total_;  // EnsurePki
+    if (p->gate.kind == GateKind::kRbacPresent && !options_.dry_run)
+      ++total_;  // API apply
   }
   summary.steps_total = total_;
   if (options_.gate.expected_arch.empty())
@@ -509,6 +510,12 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     switch (step.kind) {
       case StepKind::kUpload:
       case StepKind::kRender: {
+        if (step.kind == StepKind::kUpload && step.missing &&
+            options_.dry_run) {
+          o.skipped = true;
+          o.note = "local file missing: " + step.source;
+          break;
+        }
         if (step.kind == StepKind::kUpload && step.missing) {
           err = Error{ErrorKind::kStep, "local file missing: " + step.source,
                       host + " " + step.id,
