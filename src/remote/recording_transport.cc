@@ -380,7 +380,11 @@ ExecResult RecordingTransport::Systemctl(const std::vector<std::string>& args) {
     ExecResult r;
     for (size_t i = 0; i < names.size(); ++i) {
       auto it = s.units.find(names[i]);
-      bool loaded = unit_file_exists(names[i]) || it != s.units.end();
+      // Like systemd after a daemon-reload: a unit without a file is gone
+      // unless running.
+      bool loaded =
+          unit_file_exists(names[i]) ||
+          (it != s.units.end() && it->second.active_state != "inactive");
       FakeUnit u = it == s.units.end() ? FakeUnit{} : it->second;
       if (it != s.units.end() && u.crashloop && u.active_state != "inactive") {
         ++it->second.n_restarts;

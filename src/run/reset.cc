@@ -176,6 +176,11 @@ std::vector<ResetTarget> BuildReset(const Plan& plan) {
     };
     for (const std::string& f : t.files) add_parents(f);
     for (const std::string& d : t.dirs) add_parents(d);
+    for (const std::string& d : t.dirs) {
+      std::erase_if(parents, [&](const std::string& p) {
+        return p == d || p.starts_with(d + "/");
+      });
+    }
     t.parents.assign(parents.begin(), parents.end());
     std::ranges::sort(
         t.parents, [](const std::string& a, const std::string& b) {
