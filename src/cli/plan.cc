@@ -10,6 +10,7 @@
 #include "pki/pki.h"
 #include "plan/plan_builder.h"
 #include "plan/plan_printer.h"
+#include "util/files.h"
 
 namespace hardway::cli {
 namespace {
@@ -24,6 +25,23 @@ int RunPlan(const PlanCmdOptions& opts) {
   auto cluster = LoadClusterOrReport(opts.common, &exit_code);
   if (!cluster) return exit_code;
   const std::filesystem::path state_dir = StateDirFor(opts.common, *cluster);
+  // The playbook and --phase are checked before the PKI is touched.
+  auto book = LoadPlaybook(ResourceDir() / "playbooks" / "bootstrap.yaml");
+  if (!book) return ReportError(book.error());
+  if (!opts.phase.empty()) {
+    bool known = false;
+    std::string names;
+    for (const PhaseSpec& p : book->phases) {
+      known |= p.name == opts.phase;
+      names += (names.empty() ? "" : ", ") + p.name;
+    }
+    if (!known) {
+      return ReportError(Error{ErrorKind::kUsage,
+                               "no phase named '" + opts.phase + "'",
+                               {},
+                               "phases are: " + names});
+    }
+  }
   auto pki = EnsurePki(*cluster, state_dir);
   if (!pki) return ReportError(pki.error());
   size_t issued =
@@ -34,7 +52,7 @@ int RunPlan(const PlanCmdOptions& opts) {
   }
   PlanOptions plan_options;
   plan_options.state_dir = state_dir;
-  auto plan = BuildPlan(*cluster, plan_options);
+  auto plan = BuildPlan(*book, *cluster, plan_options);
   if (!plan) return ReportError(plan.error());
   if (opts.common.output == "json") {
     auto json = PlanToJson(*plan, opts.phase);

@@ -1,6 +1,8 @@
 #include "plan/plan_builder.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 #include <memory>
@@ -70,6 +72,9 @@ class Builder {
         }
       }
       for (const Host* h : hosts) phase.hosts.push_back(h->name);
+      // Steps are large; growing the vector would move 30,000 of them several
+      // times.
+      phase.steps.reserve(hosts.size() * spec.steps.size());
       for (const Host* h : hosts) {
         for (const StepSpec& s : spec.steps) {
           if (!HasAnyRole(*h, s.roles)) continue;
@@ -145,15 +150,37 @@ class Builder {
     return &templates_.emplace(rel, std::move(*t)).first->second;
   }
 
-  // Each local file is read and hashed once, however many hosts get it.
+  // Each local file is read and hashed once, however many hosts get it. Small
+  // files (every certificate, key and kubeconfig: thousands for a large
+  // cluster) are read in one go; Sha256File streams big ones (the binaries)
+  // through a 1 MiB buffer.
   const FileInfo& Info(const std::filesystem::path& path) {
     auto [it, inserted] = files_.try_emplace(path.string());
     if (!inserted) return it->second;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return it->second;
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      if (auto sha = Sha256File(path)) {
-        it->second = FileInfo{true, static_cast<uint64_t>(st.st_size), *sha};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return it->second;
+    }
+    constexpr off_t kSmall = 256 * 1024;
+    if (st.st_size <= kSmall) {
+      std::string bytes(static_cast<size_t>(st.st_size), '\0');
+      size_t got = 0;
+      while (got < bytes.size()) {
+        ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
       }
+      ::close(fd);
+      if (got == bytes.size())
+        it->second = FileInfo{true, bytes.size(), Sha256Hex(bytes)};
+      return it->second;
+    }
+    ::close(fd);
+    if (auto sha = Sha256File(path)) {
+      it->second = FileInfo{true, static_cast<uint64_t>(st.st_size), *sha};
     }
     return it->second;
   }

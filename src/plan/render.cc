@@ -1,8 +1,10 @@
 #include "plan/render.h"
 
 #include <algorithm>
+#include <array>
 #include <kainjow/mustache.hpp>
 #include <map>
+#include <optional>
 #include <utility>
 
 namespace hardway {
@@ -116,12 +118,22 @@ const std::set<std::string>& KnownVariables() {
 
 // ---- RenderData ----
 
+// Skeleton markers: kSentinel, the index of a host variable, kSentinel.
+constexpr char kSentinel = '\x1f';
+constexpr std::array<std::string_view, 4> kHostVars = {"name", "address",
+                                                       "fqdn", "pod_cidr"};
+
 struct RenderData::Impl {
   mustache::data data;  // cluster.*, extra_args.*, pod_routes
+  // A cluster value holding the marker byte would corrupt skeletons: then
+  // render per host.
+  bool sentinel_in_values = false;
+  mustache::data sentinel_host;  // host.* = markers
 };
 
 struct RenderData::HostData::Impl {
-  mustache::data data;  // host.*
+  mustache::data data;                // host.*
+  std::array<std::string, 4> values;  // in kHostVars order
 };
 
 RenderData::RenderData(const Cluster& cluster)
@@ -168,6 +180,26 @@ RenderData::RenderData(const Cluster& cluster)
   impl_->data.set("cluster", c);
   impl_->data.set("extra_args", extra);
   impl_->data.set("pod_routes", routes);
+
+  for (const auto& [k, v] : c) {
+    if (v.is_string() &&
+        v.string_value().find(kSentinel) != std::string::npos) {
+      impl_->sentinel_in_values = true;
+    }
+  }
+  for (const auto& [component, args] : settings.extra_args) {
+    for (const auto& [flag, value] : args) {
+      if ((flag + value).find(kSentinel) != std::string::npos)
+        impl_->sentinel_in_values = true;
+    }
+  }
+  mustache::object markers;
+  for (size_t i = 0; i < kHostVars.size(); ++i) {
+    markers[std::string(kHostVars[i])] = std::string(1, kSentinel) +
+                                         std::to_string(i) +
+                                         std::string(1, kSentinel);
+  }
+  impl_->sentinel_host.set("host", markers);
 }
 
 RenderData::~RenderData() = default;
@@ -179,11 +211,11 @@ RenderData::HostData::~HostData() = default;
 std::unique_ptr<RenderData::HostData> RenderData::ForHost(
     const Host& host) const {
   auto impl = std::make_unique<HostData::Impl>();
+  impl->values = {host.name, host.address, host.fqdn,
+                  host.pod_cidr ? host.pod_cidr->ToString() : std::string()};
   mustache::object h;
-  h["name"] = host.name;
-  h["address"] = host.address;
-  h["fqdn"] = host.fqdn;
-  h["pod_cidr"] = host.pod_cidr ? host.pod_cidr->ToString() : std::string();
+  for (size_t i = 0; i < kHostVars.size(); ++i)
+    h[std::string(kHostVars[i])] = impl->values[i];
   impl->data.set("host", h);
   return std::unique_ptr<HostData>(new HostData(std::move(impl)));
 }
@@ -195,9 +227,13 @@ struct Template::Impl {
   std::set<std::string> variables;
   bool uses_host = false;
   bool uses_pod_cidr = false;
+  bool host_sections = false;  // a host.* value decides structure: no skeleton
+  bool sentinel_in_text = false;
   // kainjow's render() is not const; rendering does not change what the
   // template means.
   mutable mustache::mustache tmpl;
+  mutable std::optional<std::string>
+      skeleton;  // rendered once, with host markers
   explicit Impl(const std::string& text) : tmpl(text) {}
 };
 
@@ -214,6 +250,7 @@ bool Template::UsesHost() const { return impl_->uses_host; }
 
 Result<Template> Template::Parse(std::string_view text, std::string name) {
   std::set<std::string> used;
+  bool host_sections = false;
   // Open sections: name and the line they opened on.
   std::vector<std::pair<std::string, int>> sections;
   int line = 1;
@@ -286,7 +323,10 @@ Result<Template> Template::Parse(std::string_view text, std::string name) {
       return fail("unknown variable '" + var + "'", hint);
     }
     if (known) used.insert(var);
-    if (sigil == '#' || sigil == '^') sections.emplace_back(var, line);
+    if (sigil == '#' || sigil == '^') {
+      sections.emplace_back(var, line);
+      host_sections |= var.starts_with("host.");
+    }
   }
   if (!sections.empty()) {
     line = sections.back().second;
@@ -305,13 +345,15 @@ Result<Template> Template::Parse(std::string_view text, std::string name) {
       std::any_of(used.begin(), used.end(),
                   [](const std::string& v) { return v.starts_with("host."); });
   impl->uses_pod_cidr = used.contains("host.pod_cidr");
+  impl->host_sections = host_sections;
+  impl->sentinel_in_text = text.find(kSentinel) != std::string_view::npos;
   impl->variables = std::move(used);
   return Template(std::move(impl));
 }
 
-Result<std::string> Template::Render(
-    const RenderData& data, const Host* host,
-    const RenderData::HostData* host_data) const {
+Result<std::string> Template::Render(const RenderData& data, const Host* host,
+                                     const RenderData::HostData* host_data,
+                                     Mode mode) const {
   if (impl_->uses_host && (host == nullptr || host_data == nullptr)) {
     return Fail(ErrorKind::kInternal,
                 "template uses host variables but no host was given",
@@ -322,6 +364,38 @@ Result<std::string> Template::Render(
                 "uses host.pod_cidr, but " + host->name +
                     " has no pod CIDR (it is not a worker)",
                 impl_->name, "limit the step to workers: roles: [worker]");
+  }
+  const bool fast = mode == Mode::kFast && impl_->uses_host &&
+                    !impl_->host_sections && !impl_->sentinel_in_text &&
+                    !data.impl().sentinel_in_values;
+  if (fast) {
+    if (!impl_->skeleton) {
+      mustache::context<std::string> ctx(&data.impl().data);
+      ctx.push(&data.impl().sentinel_host);
+      std::string out = impl_->tmpl.render(ctx);
+      if (!impl_->tmpl.is_valid()) {
+        return Fail(ErrorKind::kValidation,
+                    "cannot render: " + impl_->tmpl.error_message(),
+                    impl_->name);
+      }
+      impl_->skeleton = std::move(out);
+    }
+    const std::string& sk = *impl_->skeleton;
+    const auto& values = host_data->impl().values;
+    std::string out;
+    out.reserve(sk.size() + 64);
+    size_t pos = 0;
+    while (true) {
+      size_t open = sk.find(kSentinel, pos);
+      if (open == std::string::npos) break;
+      size_t close = sk.find(kSentinel, open + 1);
+      out.append(sk, pos, open - pos);
+      out += values[static_cast<size_t>(sk[open + 1] -
+                                        '0')];  // one digit: four variables
+      pos = close + 1;
+    }
+    out.append(sk, pos, std::string::npos);
+    return out;
   }
   mustache::context<std::string> ctx(&data.impl().data);
   if (host_data != nullptr) ctx.push(&host_data->impl().data);

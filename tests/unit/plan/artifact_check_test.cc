@@ -13,7 +13,8 @@ namespace fs = std::filesystem;
 class ArtifactCheckTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("hardway-artifacts-" + std::to_string(::getpid()));
+    dir_ = fs::temp_directory_path() /
+           ("hardway-artifacts-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "cni");
     Add("etcd", "etcd-binary");
@@ -23,7 +24,8 @@ class ArtifactCheckTest : public ::testing::Test {
 
   void Add(const std::string& name, const std::string& content) {
     ASSERT_TRUE(WriteFileAtomic(dir_ / name, content, fs::perms(0755)));
-    Phase& phase = plan_.phases.empty() ? plan_.phases.emplace_back() : plan_.phases.front();
+    Phase& phase = plan_.phases.empty() ? plan_.phases.emplace_back()
+                                        : plan_.phases.front();
     Step step;
     step.kind = StepKind::kUpload;
     step.source = (dir_ / name).string();
@@ -41,15 +43,15 @@ class ArtifactCheckTest : public ::testing::Test {
 };
 
 TEST_F(ArtifactCheckTest, MatchingManifestPasses) {
-  WriteManifest(Sha256Hex("etcd-binary") + "  etcd\n" + Sha256Hex("bridge-binary") +
-                "  ./cni/bridge\n");
+  WriteManifest(Sha256Hex("etcd-binary") + "  etcd\n" +
+                Sha256Hex("bridge-binary") + "  ./cni/bridge\n");
   auto status = VerifyArtifacts(plan_, dir_);
   EXPECT_TRUE(status) << status.error().ToString();
 }
 
 TEST_F(ArtifactCheckTest, MismatchNamesTheArtifact) {
-  WriteManifest(Sha256Hex("something else") + "  etcd\n" + Sha256Hex("bridge-binary") +
-                "  cni/bridge\n");
+  WriteManifest(Sha256Hex("something else") + "  etcd\n" +
+                Sha256Hex("bridge-binary") + "  cni/bridge\n");
   auto status = VerifyArtifacts(plan_, dir_);
   ASSERT_FALSE(status);
   EXPECT_NE(status.error().message.find("etcd: sha256"), std::string::npos)
@@ -63,7 +65,8 @@ TEST_F(ArtifactCheckTest, UnlistedAndMissingAreRefused) {
   auto status = VerifyArtifacts(plan_, dir_);
   ASSERT_FALSE(status);
   EXPECT_NE(status.error().message.find("etcd: missing"), std::string::npos);
-  EXPECT_NE(status.error().message.find("cni/bridge: not listed"), std::string::npos);
+  EXPECT_NE(status.error().message.find("cni/bridge: not listed"),
+            std::string::npos);
 }
 
 TEST_F(ArtifactCheckTest, NoManifestChecksPresenceOnly) {
@@ -71,7 +74,8 @@ TEST_F(ArtifactCheckTest, NoManifestChecksPresenceOnly) {
 }
 
 TEST(ArtifactManifest, BadLineNamesFileAndLine) {
-  auto parsed = ParseArtifactManifest("# comment\nnot a checksum\n", "/a/SHA256SUMS");
+  auto parsed =
+      ParseArtifactManifest("# comment\nnot a checksum\n", "/a/SHA256SUMS");
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().where, "/a/SHA256SUMS:2");
 }

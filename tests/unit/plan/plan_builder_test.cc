@@ -105,10 +105,13 @@ TEST(PlanBuilderTest, HostsByRole) {
   EXPECT_EQ(plan.phase("distribute")->hosts.size(), 8u);
   EXPECT_TRUE(plan.phase("pki")->local);
   EXPECT_TRUE(plan.phase("pki")->hosts.empty());
-  // hardway applies the RBAC manifest through the API: no step on the hosts, but the manifest
-  // is rendered on every controller, where the runner reads it from.
+  // hardway applies the RBAC manifest through the API: no step on the hosts,
+  // but the manifest is rendered on every controller, where the runner reads it
+  // from.
   EXPECT_TRUE(plan.phase("rbac")->steps.empty());
-  EXPECT_NE(Find(plan, "cp-2", "/etc/kubernetes/rbac/kube-apiserver-to-kubelet.yaml"), nullptr);
+  EXPECT_NE(
+      Find(plan, "cp-2", "/etc/kubernetes/rbac/kube-apiserver-to-kubelet.yaml"),
+      nullptr);
   // Nothing the hosts do not need: no kubectl, no admin kubeconfig.
   EXPECT_EQ(Find(plan, "cp-0", "/usr/local/bin/kubectl"), nullptr);
   EXPECT_EQ(Find(plan, "cp-0", "/etc/kubernetes/admin.conf"), nullptr);
@@ -459,8 +462,9 @@ TEST(PlanBuilderTest, OnceRunsOnTheFirstHostOfThePhaseAndRolesFilter) {
   ASSERT_TRUE(plan.has_value()) << plan.error().ToString();
   std::vector<std::string> commands;
   for (const Step& s : plan->phases[0].steps) commands.push_back(s.command);
-  EXPECT_THAT(commands, ::testing::ElementsAre("echo first w-0", "echo all w-0", "echo all w-1",
-                                               "echo all w-2", "echo all w-3", "echo all w-4"));
+  EXPECT_THAT(commands, ::testing::ElementsAre("echo first w-0", "echo all w-0",
+                                               "echo all w-1", "echo all w-2",
+                                               "echo all w-3", "echo all w-4"));
 }
 
 TEST(PlanBuilderTest, UnknownVariableInACommandIsAnError) {
