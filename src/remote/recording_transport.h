@@ -109,8 +109,9 @@ class CallLog {
 
 class RecordingTransport : public Transport {
  public:
-  RecordingTransport(std::string host, std::shared_ptr<FakeHost> state,
-                     std::shared_ptr<CallLog> log = nullptr);
+  explicit RecordingTransport(std::string host,
+                              std::shared_ptr<FakeHost> state = nullptr,
+                              std::shared_ptr<CallLog> log = nullptr);
 
   const std::string& host() const override { return host_; }
   Result<ExecResult> Exec(const std::string& command) override;

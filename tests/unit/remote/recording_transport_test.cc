@@ -1,0 +1,109 @@
+#include "remote/recording_transport.h"
+
+#include <gtest/gtest.h>
+
+#include "remote/fault_transport.h"
+#include "util/sha256.h"
+
+namespace hardway {
+namespace {
+
+TEST(RecordingTransport, UploadsRecordAndSkipBySha) {
+  auto log = std::make_shared<CallLog>();
+  RecordingTransport t("h", nullptr, log);
+  UploadRequest req{std::string("hello"), "/etc/app/x.conf",  0600,
+                    "root:root",          Sha256Hex("hello"), 5};
+  auto first = t.Upload(req, "");
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->changed);
+  EXPECT_EQ(first->bytes_sent, 5u);
+  EXPECT_TRUE(t.state().Exists("/etc/app"));
+  auto shas = t.Sha256Of({"/etc/app/x.conf", "/missing"});
+  ASSERT_TRUE(shas);
+  EXPECT_EQ(shas->size(), 1u);
+  auto second = t.Upload(req, shas->at("/etc/app/x.conf"));
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->changed);
+  EXPECT_EQ(second->bytes_sent, 0u);
+  auto calls = log->calls("h");
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].op, "upload");
+  EXPECT_EQ(calls[1].paths,
+            (std::vector<std::string>{"/etc/app/x.conf", "/missing"}));
+  EXPECT_LT(calls[0].seq, calls[2].seq);
+}
+
+TEST(RecordingTransport, SystemctlModel) {
+  RecordingTransport t("h");
+  auto missing = t.Exec("systemctl start etcd.service");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->exit_code, 5);
+  t.state().PutFile("/etc/systemd/system/etcd.service", "[Service]\n");
+  auto r = t.Exec(
+      "systemctl daemon-reload && systemctl enable etcd.service && "
+      "systemctl start etcd.service");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(t.state().daemon_reloads, 1);
+  auto show = t.Exec(
+      "systemctl show -p ActiveState,SubState,NRestarts,UnitFileState "
+      "etcd.service");
+  EXPECT_EQ(show->out,
+            "ActiveState=active\nSubState=running\nNRestarts=0\nUnitFileState="
+            "enabled\n");
+  t.Exec("systemctl restart etcd");
+  EXPECT_EQ(t.state().units["etcd"].restarts, 1);
+  t.Exec("systemctl disable --now etcd.service");
+  EXPECT_EQ(t.state().units["etcd"].active_state, "inactive");
+}
+
+TEST(RecordingTransport, ShellSubsetAndScripts) {
+  RecordingTransport t("h");
+  auto r = t.Exec(
+      "mkdir -p /var/lib/hardway/pending-restart && touch "
+      "/var/lib/hardway/pending-restart/etcd");
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_TRUE(t.state().Exists("/var/lib/hardway/pending-restart/etcd"));
+  EXPECT_EQ(t.Exec("false && touch /a; touch /b")->exit_code, 0);
+  EXPECT_FALSE(t.state().Exists("/a"));
+  EXPECT_TRUE(t.state().Exists("/b"));
+  EXPECT_EQ(t.Exec("ls -d /var/lib/hardway /nope 2>/dev/null")->out,
+            "/var/lib/hardway\n");
+  t.Exec("rm -rf /var/lib/hardway");
+  EXPECT_FALSE(t.state().Exists("/var/lib/hardway/pending-restart/etcd"));
+  t.state().Script("uname -m", {ExecResult{0, "x86_64\n", ""},
+                                ExecResult{0, "aarch64\n", ""}});
+  EXPECT_EQ(t.Exec("uname -m")->out, "x86_64\n");
+  EXPECT_EQ(t.Exec("uname -m")->out, "aarch64\n");
+  EXPECT_EQ(t.Exec("uname -m")->out, "aarch64\n");  // the last result repeats
+  t.Exec("frobnicate --all");
+  EXPECT_EQ(t.state().unknown_commands,
+            std::vector<std::string>{"frobnicate --all"});
+  EXPECT_FALSE(t.OpenTunnel("10.0.0.1", 2379));
+}
+
+TEST(SplitShellWords, Quotes) {
+  EXPECT_EQ(
+      SplitShellWords("awk -v self=1 '$NF != self' \"a b\""),
+      (std::vector<std::string>{"awk", "-v", "self=1", "$NF != self", "a b"}));
+}
+
+TEST(FaultTransport, FailsMatchingCallsAfterSkip) {
+  auto plan = std::make_shared<FaultPlan>();
+  plan->Add(FaultRule{"exec", "boom", 1, 1, std::nullopt,
+                      ExecResult{7, "", "injected"}});
+  plan->Add(FaultRule{"upload", "/etc/x", 0, -1, std::nullopt, std::nullopt});
+  FaultTransport t(std::make_unique<RecordingTransport>("h"), plan);
+  EXPECT_EQ(t.Exec("boom")->exit_code, 0);  // skipped once
+  EXPECT_EQ(t.Exec("boom")->exit_code, 7);  // then fails once
+  EXPECT_EQ(t.Exec("boom")->exit_code, 0);
+  auto up = t.Upload(
+      UploadRequest{std::string("x"), "/etc/x", 0644, "root:root", "", 1});
+  ASSERT_FALSE(up);
+  EXPECT_EQ(up.error().kind, ErrorKind::kConnection);
+  EXPECT_EQ(up.error().where, "h");
+  EXPECT_EQ(plan->fired(), 2);
+}
+
+}  // namespace
+}  // namespace hardway
