@@ -1,5 +1,7 @@
 #include "run/commands.h"
 
+#include "plan/artifact_check.h"
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -77,6 +79,12 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
   }
   auto plan = EnsureAndBuild(cluster, options.state_dir);
   if (!plan) return Report(plan.error());
+  // A corrupt or missing binary is refused here, before any host is touched.
+  if (!options.dry_run) {
+    if (auto verified = VerifyArtifacts(*plan, cluster.artifacts_dir()); !verified) {
+      return Report(verified.error());
+    }
+  }
 
   std::unique_ptr<Reporter> reporter;
   if (options.output == "json") {
@@ -95,6 +103,7 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
   run.prompt = &std::cerr;
   run.dry_run = options.dry_run;
   run.gate.topology = &topology;
+  run.gate.cluster = &cluster;
   run.gate.state_dir = options.state_dir;
   run.local_phase = [&](const Phase&) -> Status {
     auto r = EnsurePki(cluster, options.state_dir);
@@ -138,6 +147,7 @@ int CheckCommand(const Cluster& cluster, const CheckOptions& options) {
   TransportPool pool(SshFactory(cluster));
   GateContext ctx;
   ctx.topology = &topology;
+  ctx.cluster = &cluster;
   ctx.state_dir = options.state_dir;
   ctx.transports = &pool;
   ctx.plan = &*plan;

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "pki/check.h"
 #include "run/rbac.h"
 #include "run/tls_probe.h"
 
@@ -490,76 +491,22 @@ GateVerdict RoutesCheck(Transport& t, const GateHost& h, const Topology& topo) {
 
 // Local: every certificate in the state dir verifies against its CA and its key
 // matches.
-GateVerdict PkiCheck(const fs::path& state) {
-  fs::path pki = state / "pki";
-  std::error_code ec;
-  if (!fs::is_directory(pki, ec))
-    return Failv("local", "no PKI in " + pki.string());
+// The pki module owns the certificate table (which CA signs what, the SANs, the usages), so
+// the gate asks it rather than guessing a certificate's CA from its file name.
+GateVerdict PkiCheck(const Cluster& cluster, const fs::path& state) {
+  auto checks = CheckPki(cluster, state, std::chrono::system_clock::now());
+  if (CheckPassed(checks)) {
+    return Pass("local", std::to_string(checks.size()) + " files match the certificate table");
+  }
   std::vector<std::string> problems;
-  int checked = 0;
-  auto load = [](const fs::path& p) -> X509* {
-    FILE* f = std::fopen(p.c_str(), "r");
-    if (!f) return nullptr;
-    X509* c = PEM_read_X509(f, nullptr, nullptr, nullptr);
-    std::fclose(f);
-    return c;
-  };
-  for (const fs::path& ca :
-       {pki / "ca.crt", pki / "front-proxy-ca.crt", pki / "etcd/ca.crt"}) {
-    if (!fs::exists(ca, ec)) problems.push_back("missing " + ca.string());
+  for (const CertCheck& c : checks) {
+    if (c.status == CertStatus::kOk || c.status == CertStatus::kStale) continue;
+    problems.push_back(c.file + ": " + std::string(CertStatusName(c.status)) +
+                       (c.reason.empty() ? "" : " (" + c.reason + ")"));
   }
-  for (auto it = fs::recursive_directory_iterator(pki, ec); it != fs::end(it);
-       ++it) {
-    const fs::path& p = it->path();
-    std::string name = p.filename().string();
-    if (p.extension() != ".crt" || name == "ca.crt" ||
-        name == "front-proxy-ca.crt")
-      continue;
-    fs::path ca = p.parent_path().filename() == "etcd" ? pki / "etcd/ca.crt"
-                  : name.starts_with("front-proxy") ? pki / "front-proxy-ca.crt"
-                                                    : pki / "ca.crt";
-    X509* cert = load(p);
-    X509* ca_cert = load(ca);
-    ++checked;
-    if (!cert || !ca_cert) {
-      problems.push_back(std::string("cannot read ") +
-                         (cert ? ca.string() : p.string()));
-    } else {
-      X509_STORE* store = X509_STORE_new();
-      X509_STORE_add_cert(store, ca_cert);
-      X509_STORE_CTX* vctx = X509_STORE_CTX_new();
-      X509_STORE_CTX_init(vctx, store, cert, nullptr);
-      if (X509_verify_cert(vctx) != 1) {
-        TlsOptions opts;
-        opts.ca_file = ca;
-        problems.push_back(
-            p.filename().string() + ": " +
-            DescribeVerifyError(X509_STORE_CTX_get_error(vctx),
-                                X509_STORE_CTX_get_current_cert(vctx), opts));
-      }
-      X509_STORE_CTX_free(vctx);
-      X509_STORE_free(store);
-      fs::path key_path = p;
-      key_path.replace_extension(".key");
-      FILE* kf = std::fopen(key_path.c_str(), "r");
-      EVP_PKEY* key =
-          kf ? PEM_read_PrivateKey(kf, nullptr, nullptr, nullptr) : nullptr;
-      if (kf) std::fclose(kf);
-      if (!key) {
-        problems.push_back("cannot read key " + key_path.string());
-      } else if (X509_check_private_key(cert, key) != 1) {
-        problems.push_back(key_path.filename().string() + " does not match " +
-                           name);
-      }
-      EVP_PKEY_free(key);
-    }
-    X509_free(cert);
-    X509_free(ca_cert);
-  }
-  ERR_clear_error();
-  if (!problems.empty()) return Failv("local", Join(problems, "; "));
-  return Pass("local", std::to_string(checked) +
-                           " certificates verify against their CA");
+  std::string detail;
+  for (const std::string& p : problems) detail += (detail.empty() ? "" : "; ") + p;
+  return Failv("local", detail + " — run `hardway certs --check` for the full table");
 }
 
 const GateHost* ApiHost(const Phase& phase, const Topology& topo) {
@@ -594,10 +541,14 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
       break;
     case GateKind::kPkiValid: {
       fs::path state = ctx.state_dir;
+      const Cluster* cluster = ctx.cluster;
       probes.push_back(Probe{"",
                              "local",
                              "",
-                             [state](Transport*) { return PkiCheck(state); },
+                             [state, cluster](Transport*) {
+                               if (!cluster) return Failv("local", "no cluster to check the PKI against");
+                               return PkiCheck(*cluster, state);
+                             },
                              {},
                              false});
       break;

@@ -47,6 +47,8 @@ class TransportSource {
 
 struct GateContext {
   const Topology* topology = nullptr;
+  // The pki gate checks the state dir against the certificate table of this cluster.
+  const Cluster* cluster = nullptr;
   std::filesystem::path state_dir;
   TransportSource* transports = nullptr;
   const Plan* plan = nullptr;
