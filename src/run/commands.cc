@@ -55,8 +55,13 @@ TransportFactory SshFactory(const Cluster& cluster) {
   };
 }
 
-Result<Plan> EnsureAndBuild(const Cluster& cluster,
-                            const std::filesystem::path& state_dir) {
+struct Prepared {
+  PkiReport pki;  // what making the state dir complete did
+  Plan plan;
+};
+
+Result<Prepared> EnsureAndBuild(const Cluster& cluster,
+                                const std::filesystem::path& state_dir) {
   // The plan carries sizes and hashes of the state dir's files, so the PKI is
   // made complete first (as `hardway plan` does); the pki phase's own EnsurePki
   // then finds nothing to do.
@@ -64,7 +69,9 @@ Result<Plan> EnsureAndBuild(const Cluster& cluster,
   if (!pki) return std::unexpected(pki.error());
   PlanOptions plan_options;
   plan_options.state_dir = state_dir;
-  return BuildPlan(cluster, plan_options);
+  auto plan = BuildPlan(cluster, plan_options);
+  if (!plan) return std::unexpected(plan.error());
+  return Prepared{std::move(*pki), std::move(*plan)};
 }
 
 }  // namespace
@@ -77,8 +84,9 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
               {},
               "stdin is not a TTY; run without --step (or use --only PHASE)"});
   }
-  auto plan = EnsureAndBuild(cluster, options.state_dir);
-  if (!plan) return Report(plan.error());
+  auto prepared = EnsureAndBuild(cluster, options.state_dir);
+  if (!prepared) return Report(prepared.error());
+  const Plan* plan = &prepared->plan;
   // A corrupt or missing binary is refused here, before any host is touched.
   if (!options.dry_run) {
     if (auto verified = VerifyArtifacts(*plan, cluster.artifacts_dir()); !verified) {
@@ -105,10 +113,14 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
   run.gate.topology = &topology;
   run.gate.cluster = &cluster;
   run.gate.state_dir = options.state_dir;
-  run.local_phase = [&](const Phase&) -> Status {
+  // EnsureAndBuild already made the state dir complete; the pki phase reports that work.
+  run.local_phase = [&](const Phase&) -> Result<bool> {
     auto r = EnsurePki(cluster, options.state_dir);
     if (!r) return std::unexpected(r.error());
-    return {};
+    auto changes = [](const PkiReport& report) {
+      return report.Count(PkiAction::kIssued) + report.Count(PkiAction::kReissued);
+    };
+    return changes(*r) + changes(prepared->pki) > 0;
   };
   run.interrupted = &g_interrupted;
 
@@ -141,8 +153,9 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
 }
 
 int CheckCommand(const Cluster& cluster, const CheckOptions& options) {
-  auto plan = EnsureAndBuild(cluster, options.state_dir);
-  if (!plan) return Report(plan.error());
+  auto prepared = EnsureAndBuild(cluster, options.state_dir);
+  if (!prepared) return Report(prepared.error());
+  const Plan* plan = &prepared->plan;
   Topology topology = TopologyOf(cluster);
   TransportPool pool(SshFactory(cluster));
   GateContext ctx;
@@ -150,7 +163,7 @@ int CheckCommand(const Cluster& cluster, const CheckOptions& options) {
   ctx.cluster = &cluster;
   ctx.state_dir = options.state_dir;
   ctx.transports = &pool;
-  ctx.plan = &*plan;
+  ctx.plan = plan;
   ctx.parallel = options.parallel;
   ctx.expected_arch = ArtifactArch(*plan);
   ctx.interrupted = &g_interrupted;

@@ -326,10 +326,10 @@ PhaseOutcome Runner::RunPhase(const Plan& plan, const Phase& phase,
                   "no handler for local phase " + phase.name,
                   {},
                   {}};
-    } else if (auto st = options_.local_phase(phase); !st) {
-      err = st.error();
+    } else if (auto changed = options_.local_phase(phase); !changed) {
+      err = changed.error();
     } else {
-      o.changed = true;
+      o.changed = *changed;
     }
     if (err) {
       o.ok = false;

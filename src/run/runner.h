@@ -65,7 +65,8 @@ struct RunOptions {
   bool dry_run = false;
   bool gates = true;
   // The local phases (pki): EnsurePki in real runs.
-  std::function<Status(const Phase&)> local_phase;
+  // Returns whether it changed anything (a no-op re-run reports 0 changed steps).
+  std::function<Result<bool>(const Phase&)> local_phase;
   // Gate settings: topology, state dir, poll/settle, local PKI check.
   // transports, plan and interrupted are filled in by the runner.
   GateContext gate;

@@ -20,6 +20,8 @@
 #include <set>
 #include <thread>
 
+#include "inventory/cluster.h"
+#include "pki/pki.h"
 #include "pki/x509.h"
 #include "remote/recording_transport.h"
 #include "run/rbac.h"
@@ -705,28 +707,48 @@ TEST_F(GatesTest, FilesPresentChecksShaAndMode) {
   EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
 }
 
-TEST_F(GatesTest, PkiValidLocal) {
-  Identity health =
-      Issue("hardway-etcd-healthcheck", &etcd_ca_, {}, {}, false, true);
-  Write(state_ / "pki/front-proxy-ca.crt",
-        CertificateToPem(kube_ca_.cert.get()));
+TEST_F(GatesTest, PkiValidChecksTheCertificateTable) {
+  // A real state dir from EnsurePki; the gate must accept it and name a broken file.
+  auto inventory = ParseInventory(
+      "cluster: {name: gates}\n"
+      "hosts:\n"
+      "  - {name: controller-0, address: 10.240.0.10, roles: [etcd, controlplane]}\n"
+      "  - {name: node-0, address: 10.240.0.20, roles: [worker]}\n",
+      state_ / "inventory.yaml");
+  ASSERT_TRUE(inventory);
+  Cluster cluster = Cluster::Resolve(*inventory);
+  fs::path state = state_ / "real";
+  ASSERT_TRUE(EnsurePki(cluster, state));
   Phase phase{"pki", "", {}, {}, true, {}, {}, {}};
-  phase.gate =
-      Gate{GateKind::kPkiValid, std::chrono::milliseconds(50), {}, 0, ""};
+  phase.gate = Gate{GateKind::kPkiValid, std::chrono::milliseconds(50), {}, 0, ""};
   Topology topo;
-  GateReport ok =
-      RunWith(phase, topo, state_, host_, std::chrono::milliseconds(50));
+  auto run = [&](const Cluster* c) {
+    TransportPool pool([this](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+      return std::unique_ptr<Transport>(std::make_unique<RecordingTransport>(h, host_));
+    });
+    GateContext ctx;
+    ctx.topology = &topo;
+    ctx.cluster = c;
+    ctx.state_dir = state;
+    ctx.transports = &pool;
+    ctx.poll = std::chrono::milliseconds(20);
+    ctx.settle = std::chrono::milliseconds(0);
+    return RunGate(phase, ctx, std::chrono::milliseconds(50));
+  };
+  GateReport ok = run(&cluster);
   EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
-  // A key that belongs to another certificate.
-  Write(state_ / "pki/etcd/healthcheck-client.key",
-        PrivateKeyToPem(health.key.get()));
-  Write(state_ / "pki/admin.key", PrivateKeyToPem(health.key.get()));
-  GateReport bad =
-      RunWith(phase, topo, state_, host_, std::chrono::milliseconds(50));
+
+  // apiserver-etcd-client lives in pki/ but is signed by etcd-ca: the table knows that.
+  Identity health = Issue("hardway-etcd-healthcheck", &etcd_ca_, {}, {}, false, true);
+  Write(state / "pki/admin.key", PrivateKeyToPem(health.key.get()));
+  GateReport bad = run(&cluster);
   ASSERT_FALSE(bad.ok);
-  EXPECT_NE(bad.verdicts[0].detail.find("admin.key does not match admin.crt"),
-            std::string::npos)
+  EXPECT_NE(bad.verdicts[0].detail.find("admin"), std::string::npos) << bad.verdicts[0].detail;
+  EXPECT_EQ(bad.verdicts[0].detail.find("apiserver-etcd-client"), std::string::npos)
       << bad.verdicts[0].detail;
+
+  GateReport no_cluster = run(nullptr);
+  EXPECT_FALSE(no_cluster.ok);
 }
 
 TEST(ParseHttpResponse, ChunkedAndContentLength) {

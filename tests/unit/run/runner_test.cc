@@ -527,10 +527,10 @@ TEST_F(RunnerTest, LocalPhaseCallsTheHandlerAndDryRunSkipsIt) {
   plan.phases.insert(plan.phases.begin(), pki);
   int calls = 0;
   RunOptions options;
-  options.local_phase = [&](const Phase& p) -> Status {
+  options.local_phase = [&](const Phase& p) -> Result<bool> {
     EXPECT_EQ(p.name, "pki");
     ++calls;
-    return {};
+    return calls == 1;  // changed only the first time
   };
   EventLog e1;
   EXPECT_TRUE(RunPlan(plan, e1, options).ok);
@@ -543,7 +543,7 @@ TEST_F(RunnerTest, LocalPhaseCallsTheHandlerAndDryRunSkipsIt) {
   EXPECT_EQ(calls, 1);
 
   options.dry_run = false;
-  options.local_phase = [](const Phase&) -> Status {
+  options.local_phase = [](const Phase&) -> Result<bool> {
     return Fail(ErrorKind::kPki, "CA key unreadable", "pki/ca.key");
   };
   EventLog e3;
