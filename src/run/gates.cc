@@ -839,9 +839,14 @@ GateReport RunGate(const Phase& phase, const GateContext& ctx,
         }
         auto got = c.transports->Get(via);
         if (!got) {
+          const Error& e = got.error();
           for (Probe* p : group) {
-            if (!p->done) p->last = Failv(p->host, got.error().message);
+            if (p->done) continue;
+            p->last = Failv(p->host, (e.where.empty() ? "" : e.where + ": ") + e.message +
+                                         (e.hint.empty() ? "" : " (hint: " + e.hint + ")"));
+            p->last.unreachable = e.kind == ErrorKind::kConnection;
           }
+          if (e.kind == ErrorKind::kConnection) break;  // ConnectHost already retried
         } else {
           t = *got;
         }

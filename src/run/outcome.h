@@ -34,6 +34,10 @@ struct GateVerdict {
   std::string
       detail;  // "active (running), 0 restarts", "certificate expired on ..."
   std::string unit;  // the unit concerned, when there is one
+  // The host could not be reached at all (connecting already retried until
+  // ssh.connect_timeout): the gate stops waiting and the run ends with a
+  // connection error rather than a gate failure.
+  bool unreachable = false;
   std::string
       diagnostics;  // on failure: systemctl status + journal of the unit
 };

@@ -396,6 +396,14 @@ PhaseOutcome Runner::RunPhase(const Plan& plan, const Phase& phase,
                   "interrupted while waiting for gate " + phase.name,
                   {},
                   "run `hardway up` again to continue"};
+      } else if (std::any_of(report.verdicts.begin(), report.verdicts.end(),
+                             [](const GateVerdict& v) { return v.unreachable; })) {
+        summary.error = Error{ErrorKind::kConnection,
+                              "cannot reach every host: " + detail, phase.name,
+                              std::string(phase.gate.kind == GateKind::kPreflight
+                                              ? "nothing was changed on any host; "
+                                              : "") +
+                                  "fix the connection and run `hardway up` again"};
       } else {
         summary.error =
             Error{ErrorKind::kGate,
