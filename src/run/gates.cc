@@ -76,6 +76,9 @@ std::string Join(const std::vector<std::string>& items,
 // cannot pass between two crashes.
 class UnitWatch {
  public:
+  // Crashes seen during one gate after which it stops waiting for the unit.
+  static constexpr int kHopelessRestarts = 3;
+
   UnitWatch(std::vector<std::string> units, std::chrono::milliseconds settle)
       : units_(std::move(units)), settle_(settle) {}
 
@@ -100,6 +103,7 @@ class UnitWatch {
         return Failv(host, unit + ": not installed (no unit file)", unit);
       }
       bool moved_now = seen.polls > 0 && s.n_restarts != seen.restarts;
+      if (seen.polls == 0) seen.first_restarts = s.n_restarts;
       if (seen.polls == 0 || moved_now) seen.since = now;
       if (moved_now) seen.moved = true;
       ++seen.polls;
@@ -111,16 +115,20 @@ class UnitWatch {
       if (s.active_state != "active" || s.sub_state == "auto-restart") {
         seen.since = now;
         bool looping = s.sub_state == "auto-restart" || seen.moved;
-        return Failv(host,
-                     unit + ": " + s.active_state + " (" + s.sub_state + ")" +
-                         restarts + (looping ? ": crash-looping" : ""),
-                     unit);
+        GateVerdict v = Failv(host,
+                              unit + ": " + s.active_state + " (" + s.sub_state + ")" +
+                                  restarts + (looping ? ": crash-looping" : ""),
+                              unit);
+        v.hopeless = s.n_restarts - seen.first_restarts >= kHopelessRestarts;
+        return v;
       }
       if (moved_now) {
-        return Failv(host,
-                     unit + ": active but its restart count rose to " +
-                         std::to_string(s.n_restarts) + ": crash-looping",
-                     unit);
+        GateVerdict v = Failv(host,
+                              unit + ": active but its restart count rose to " +
+                                  std::to_string(s.n_restarts) + ": crash-looping",
+                              unit);
+        v.hopeless = s.n_restarts - seen.first_restarts >= kHopelessRestarts;
+        return v;
       }
       if (seen.polls < 2 || now - seen.since < settle_) {
         return Failv(host,
@@ -136,6 +144,7 @@ class UnitWatch {
   struct Seen {
     int polls = 0;
     int restarts = -1;
+    int first_restarts = 0;  // the count when this gate first looked
     Clock::time_point since{};
     bool moved = false;  // the restart count changed between two polls
   };
@@ -852,15 +861,17 @@ GateReport RunGate(const Phase& phase, const GateContext& ctx,
         }
       }
       bool all = true;
+      bool hopeless = false;
       for (Probe* p : group) {
         if (p->done) continue;
         if (via.empty() || t) {
           p->last = p->check(t);
           p->done = p->last.ok;
+          hopeless = hopeless || p->last.hopeless;
         }
         all = all && p->done;
       }
-      if (all || Clock::now() >= deadline || Interrupted(c)) break;
+      if (all || hopeless || Clock::now() >= deadline || Interrupted(c)) break;
       auto poll = std::max<long>(c.poll.count(), 2);
       std::uniform_int_distribution<long> jitter(poll / 2, poll);
       auto wake = std::min(

@@ -38,6 +38,9 @@ struct GateVerdict {
   // ssh.connect_timeout): the gate stops waiting and the run ends with a
   // connection error rather than a gate failure.
   bool unreachable = false;
+  // Waiting longer cannot help (a unit crash-looped several times while the
+  // gate watched it): the gate fails now instead of at its deadline.
+  bool hopeless = false;
   std::string
       diagnostics;  // on failure: systemctl status + journal of the unit
 };

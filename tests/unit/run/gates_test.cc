@@ -539,6 +539,27 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: kube-apiserve
   EXPECT_TRUE(after.ok) << FormatGateFailure(after);
 }
 
+TEST_F(GatesTest, CrashLoopFailsLongBeforeTheDeadline) {
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
+  Phase phase{"p", "", {}, {}, false, {"a"}, {}, {}};
+  phase.gate = Gate{GateKind::kUnitActive, std::chrono::seconds(30), {"kube-apiserver"}, 0, ""};
+  std::vector<ExecResult> polls;
+  for (int restarts = 5; restarts < 40; ++restarts) {
+    polls.push_back(ExecResult{0,
+                               "LoadState=loaded\nActiveState=activating\nSubState=auto-restart\n"
+                               "NRestarts=" + std::to_string(restarts) + "\n",
+                               ""});
+  }
+  auto looping = std::make_shared<FakeHost>();
+  looping->Script("systemctl show", polls);
+  auto start = std::chrono::steady_clock::now();
+  GateReport r = RunWith(phase, topo, state_, looping, std::chrono::seconds(30));
+  ASSERT_FALSE(r.ok);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(r.verdicts.at(0).hopeless);
+  EXPECT_NE(r.verdicts.at(0).detail.find("crash-looping"), std::string::npos);
+}
+
 TEST_F(GatesTest, UnitGateSeesRestartCountMoving) {
   Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
   Phase phase{"p", "", {}, {}, false, {"a"}, {}, {}};
