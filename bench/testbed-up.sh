@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Time from `hardway up` start to all gates green on the nspawn testbed (3 controllers +
+# 2 workers), then the no-change re-run. Needs root and a built tree (scripts/demo.sh builds
+# and boots everything; this script reuses its folders).
+#   bench/testbed-up.sh            # uses build/ and /var/tmp/hardway-demo
+# Prints both times from hardway's own JSON summary (duration_ms).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+build="${HARDWAY_BUILD_DIR:-$here/build}"
+work="${HARDWAY_DEMO_DIR:-/var/tmp/hardway-demo}"
+inventory="$work/inventory.yaml"
+hw="$build/hardway"
+[ -f "$inventory" ] || { echo "run scripts/demo.sh first (it boots the testbed)" >&2; exit 1; }
+
+summary() { grep '"event":"summary"' | tail -1; }
+field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+
+"$hw" reset -i "$inventory" --yes >/dev/null
+first=$("$hw" up -i "$inventory" --output json | summary)
+again=$("$hw" up -i "$inventory" --output json | summary)
+printf 'up from nothing to all gates green: %s ms (%s bytes uploaded)\n' \
+  "$(field duration_ms <<<"$first")" "$(field bytes_uploaded <<<"$first")"
+printf 'no-change re-run:                    %s ms (%s bytes uploaded, %s units restarted)\n' \
+  "$(field duration_ms <<<"$again")" "$(field bytes_uploaded <<<"$again")" \
+  "$(field units_restarted <<<"$again")"
