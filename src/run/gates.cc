@@ -42,11 +42,18 @@ struct Probe {
 };
 
 GateVerdict Pass(std::string host, std::string detail) {
-  return GateVerdict{std::move(host), true, std::move(detail), {}, {}};
+  GateVerdict v;
+  v.host = std::move(host);
+  v.ok = true;
+  v.detail = std::move(detail);
+  return v;
 }
 GateVerdict Failv(std::string host, std::string detail, std::string unit = {}) {
-  return GateVerdict{
-      std::move(host), false, std::move(detail), std::move(unit), {}};
+  GateVerdict v;
+  v.host = std::move(host);
+  v.detail = std::move(detail);
+  v.unit = std::move(unit);
+  return v;
 }
 
 std::string Trim(std::string s) {

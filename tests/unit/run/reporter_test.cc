@@ -66,9 +66,12 @@ TEST(Reporter, JsonEventsParseAndCarryTheSchemaFields) {
   failed.phase = "etcd";
   failed.kind = GateKind::kEtcdHealthy;
   failed.ok = false;
-  failed.verdicts.push_back(
-      GateVerdict{"controller-1", false, "certificate expired on X", "etcd",
-                  "$ systemctl status etcd.service --no-pager\n"});
+  GateVerdict expired;
+  expired.host = "controller-1";
+  expired.detail = "certificate expired on X";
+  expired.unit = "etcd";
+  expired.diagnostics = "$ systemctl status etcd.service --no-pager\n";
+  failed.verdicts.push_back(expired);
   RunSummary s;
   s.ok = false;
   s.bytes_uploaded = 0;
