@@ -8,6 +8,9 @@ packages=(
   cmake g++ make pkg-config clang-format
   libssh2-1-dev libssl-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libkainjow-mustache-dev nlohmann-json3-dev
+  libcurl4-openssl-dev libarchive-dev
+  # fetch tests: a local HTTP mirror
+  python3
   # ssh tier: a real sshd and client, peers for the benchmarks
   openssh-server openssh-client pssh
   # benchmarks and testbed
