@@ -63,7 +63,7 @@ Cluster Cluster::Resolve(const Inventory& inventory) {
   c.hosts_.reserve(c.inventory_.hosts.size());
   for (const HostSpec& spec : c.inventory_.hosts) {
     c.hosts_.push_back(Host{spec.name, spec.address, spec.fqdn, spec.roles,
-                            std::nullopt, spec.ssh});
+                            std::nullopt, spec.ssh, spec.arch});
   }
   for (size_t k = 0; k < worker_index.size(); ++k)
     c.hosts_[worker_index[k]].pod_cidr = allocated[k];

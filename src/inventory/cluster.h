@@ -15,6 +15,7 @@ struct Host {
   std::vector<Role> roles;
   std::optional<Cidr> pod_cidr;  // set for workers (explicit or allocated)
   SshSettings ssh;
+  std::string arch = "amd64";  // KnownArches(): which artifacts this host runs
   bool Has(Role role) const;
 };
 

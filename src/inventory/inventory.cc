@@ -77,9 +77,28 @@ const Keys kSshKeys = {"user",    "port",           "identity_file",
                        "bastion", "connect_timeout"};
 const Keys kBastionKeys = {"address", "port", "user", "identity_file",
                            "host_key"};
-const Keys kArtifactsKeys = {"dir"};
+const Keys kArtifactsKeys = {"dir",      "bundle", "mirror", "cache",
+                             "versions", "urls",   "sha256"};
+const Keys kVersionKeys = {"etcd", "containerd", "runc", "cni_plugins",
+                           "crictl"};
 const Keys kHostKeys = {"name",     "address",  "fqdn", "roles",
-                        "pod_cidr", "host_key", "ssh"};
+                        "pod_cidr", "host_key", "ssh",  "arch"};
+const Keys kArches = {"amd64", "arm64"};
+const Keys kReleaseNames = {"kube-apiserver", "kube-controller-manager",
+                            "kube-scheduler", "kubelet",
+                            "kube-proxy",     "kubectl",
+                            "etcd",           "containerd",
+                            "runc",           "cni_plugins",
+                            "crictl"};
+const Keys kUrlVariables = {"version", "bare_version", "arch"};
+
+}  // namespace
+
+const std::vector<std::string_view>& KnownArches() { return kArches; }
+const std::vector<std::string_view>& ReleaseNames() { return kReleaseNames; }
+
+namespace {
+
 const Keys kComponents = {
     "etcd",           "kube-apiserver", "kube-controller-manager",
     "kube-scheduler", "kubelet",        "kube-proxy"};
@@ -584,14 +603,7 @@ class Loader {
       EncryptionSection(root["encryption"], inv.encryption);
     if (root["ssh"])
       SshSection(root["ssh"], "ssh", inv.ssh, /*per_host=*/false);
-    if (root["artifacts"] &&
-        CheckMap(root["artifacts"], "artifacts", kArtifactsKeys)) {
-      std::string dir;
-      if (root["artifacts"]["dir"]) {
-        LocalPath(root["artifacts"]["dir"], "artifacts.dir", dir);
-        if (!dir.empty()) inv.artifacts.dir = dir;
-      }
-    }
+    if (root["artifacts"]) ArtifactsSection(root["artifacts"], inv.artifacts);
     if (root["hosts"]) {
       HostsSection(root["hosts"], inv, KeyMark(root, "hosts"));
     } else {
@@ -620,8 +632,187 @@ class Loader {
       cluster_pod_mark_ = pod_mark;
       has_cluster_pod_cidr_ = static_cast<bool>(c["pod_cidr"]);
     }
-    if (root["hosts"] && root["hosts"].IsSequence())
+    if (root["hosts"] && root["hosts"].IsSequence()) {
       CrossChecks(inv, KeyMark(root, "hosts"));
+      PinsPerArch(inv);
+    }
+  }
+
+  // artifacts: where the binaries are, and where `hardway fetch` gets them.
+  void ArtifactsSection(const YAML::Node& a, ArtifactSettings& out) {
+    if (!CheckMap(a, "artifacts", kArtifactsKeys)) return;
+    auto path = [&](const char* key, std::filesystem::path& dest) {
+      if (!a[key]) return;
+      std::string value;
+      LocalPath(a[key], std::string("artifacts.") + key, value);
+      if (!value.empty()) dest = value;
+    };
+    path("dir", out.dir);
+    path("bundle", out.bundle);
+    path("cache", out.cache);
+    if (a["mirror"]) {
+      if (auto m = Url(a["mirror"], "artifacts.mirror", /*templated=*/false)) {
+        while (m->ends_with('/')) m->pop_back();
+        out.mirror = *m;
+      }
+    }
+    if (a["versions"]) {
+      const YAML::Node v = a["versions"];
+      if (CheckMap(v, "artifacts.versions", kVersionKeys)) {
+        auto read = [&](const char* key, std::string& dest) {
+          if (!v[key]) return;
+          const std::string field = std::string("artifacts.versions.") + key;
+          auto s = String(v[key], field, "a version");
+          if (!s) return;
+          if (IsKubernetesVersion(*s)) {
+            dest = *s;
+          } else {
+            Report(At(v[key]),
+                   field + " " + Quote(*s) + " is not a release version",
+                   IsKubernetesVersion("v" + *s)
+                       ? "write the release tag with its leading v: v" + *s
+                       : "write the release tag, vMAJOR.MINOR.PATCH, e.g. " +
+                             dest);
+          }
+        };
+        read("etcd", out.versions.etcd);
+        read("containerd", out.versions.containerd);
+        read("runc", out.versions.runc);
+        read("cni_plugins", out.versions.cni_plugins);
+        read("crictl", out.versions.crictl);
+      }
+    }
+    if (a["urls"]) {
+      PerRelease(a["urls"], "artifacts.urls",
+                 [&](const YAML::Node& n, const std::string& key,
+                     const std::string& field) {
+                   if (auto u = Url(n, field, /*templated=*/true))
+                     out.urls[key] = *u;
+                 });
+    }
+    if (a["sha256"]) {
+      PerRelease(
+          a["sha256"], "artifacts.sha256",
+          [&](const YAML::Node& n, const std::string& key,
+              const std::string& field) {
+            auto s = String(n, field, "a sha256 in hex");
+            if (!s) return;
+            std::string hex = *s;
+            for (char& c : hex)
+              c = static_cast<char>(
+                  std::tolower(static_cast<unsigned char>(c)));
+            if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") !=
+                                        std::string::npos) {
+              Report(At(n), field + ": " + Quote(*s) + " is not a sha256",
+                     "write the 64 hex digits `sha256sum FILE` prints");
+              return;
+            }
+            out.sha256[key] = hex;
+            sha256_marks_[key] = n.Mark();
+          });
+    }
+  }
+
+  // A mapping of "name" or "name/arch" (name one of ReleaseNames()) to a value.
+  template <typename Fn>
+  void PerRelease(const YAML::Node& n, const std::string& field, Fn&& read) {
+    if (n.IsNull()) return;
+    if (!n.IsMap()) {
+      Report(At(n),
+             field + " must be a mapping of release name to value, got " +
+                 KindOf(n),
+             "e.g. " + field.substr(field.rfind('.') + 1) +
+                 ": {etcd: ..., kubelet/arm64: ...}");
+      return;
+    }
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node& k = it->first;
+      const std::string key = k.IsScalar() ? k.Scalar() : "";
+      const size_t slash = key.find('/');
+      const std::string name = key.substr(0, slash);
+      const std::string arch =
+          slash == std::string::npos ? "" : key.substr(slash + 1);
+      if (std::find(kReleaseNames.begin(), kReleaseNames.end(), name) ==
+          kReleaseNames.end()) {
+        Report(At(k), "unknown release " + Quote(key) + " in " + field,
+               ChoiceHint(name, kReleaseNames, "releases") +
+                   " (optionally followed by /amd64 or /arm64)");
+        continue;
+      }
+      if (slash != std::string::npos &&
+          std::find(kArches.begin(), kArches.end(), arch) == kArches.end()) {
+        Report(
+            At(k),
+            "unknown architecture " + Quote(arch) + " in " + field + "." + key,
+            ChoiceHint(arch, kArches, "architectures"));
+        continue;
+      }
+      if (!seen.insert(key).second) {
+        Report(At(k), "duplicate key '" + key + "' in " + field, "keep one");
+        continue;
+      }
+      read(it->second, key, field + "." + key);
+    }
+  }
+
+  // An http://, https:// or file:// URL; a templated one may use the
+  // variables {{version}}, {{bare_version}} and {{arch}}.
+  std::optional<std::string> Url(const YAML::Node& n, const std::string& field,
+                                 bool templated) {
+    auto s = String(n, field, "a URL");
+    if (!s) return std::nullopt;
+    size_t scheme_end = s->find("://");
+    std::string scheme =
+        scheme_end == std::string::npos ? "" : s->substr(0, scheme_end);
+    bool ok = (scheme == "http" || scheme == "https" || scheme == "file") &&
+              (scheme == "file" || s->size() > scheme_end + 3) &&
+              s->find_first_of(" \t\n") == std::string::npos;
+    if (!ok) {
+      Report(At(n),
+             field + ": " + Quote(*s) + " is not an http, https or file URL",
+             templated ? "e.g. "
+                         "https://mirror.example.com/"
+                         "etcd-{{version}}-linux-{{arch}}.tar.gz"
+                       : "e.g. https://mirror.example.com/k8s (it replaces the "
+                         "scheme and host "
+                         "of every official URL)");
+      return std::nullopt;
+    }
+    for (size_t open = s->find("{{"); open != std::string::npos;
+         open = s->find("{{", open + 2)) {
+      size_t close = s->find("}}", open);
+      std::string var = close == std::string::npos
+                            ? ""
+                            : s->substr(open + 2, close - open - 2);
+      if (!templated || std::find(kUrlVariables.begin(), kUrlVariables.end(),
+                                  var) == kUrlVariables.end()) {
+        Report(At(n), field + ": unknown variable {{" + var + "}}",
+               templated ? ChoiceHint(var, kUrlVariables, "variables")
+                         : "the mirror is a plain URL, without variables");
+        return std::nullopt;
+      }
+    }
+    return s;
+  }
+
+  // A sha256 pinned without an architecture fits one file; with hosts of
+  // several architectures it would be wrong for all but one.
+  void PinsPerArch(const Inventory& inv) {
+    std::set<std::string> arches;
+    for (const HostSpec& h : inv.hosts) arches.insert(h.arch);
+    if (arches.size() < 2) return;
+    for (const auto& [key, mark] : sha256_marks_) {
+      if (key.find('/') != std::string::npos) continue;
+      std::string both;
+      for (const std::string& a : arches)
+        both += (both.empty() ? "" : " and ") + a;
+      Report(mark,
+             "artifacts.sha256." + key + " pins one file, but the hosts are " +
+                 both,
+             "pin each architecture's file: " + key + "/" + *arches.begin() +
+                 ": ..., " + key + "/" + *arches.rbegin() + ": ...");
+    }
   }
 
   void ClusterSection(const YAML::Node& c, ClusterSettings& out,
@@ -1073,6 +1264,28 @@ class Loader {
       }
       if (h["ssh"])
         SshSection(h["ssh"], label + ".ssh", spec.ssh, /*per_host=*/true);
+      if (h["arch"]) {
+        static const std::map<std::string, std::string> kArchAliases = {
+            {"x86_64", "amd64"},
+            {"x86-64", "amd64"},
+            {"x64", "amd64"},
+            {"aarch64", "arm64"},
+            {"armv8", "arm64"}};
+        auto s = String(h["arch"], label + ".arch", "amd64 or arm64");
+        if (s &&
+            std::find(kArches.begin(), kArches.end(), *s) != kArches.end()) {
+          spec.arch = *s;
+        } else if (s) {
+          auto alias = kArchAliases.find(*s);
+          Report(At(h["arch"]),
+                 "unknown architecture " + Quote(*s) + " in " + label + ".arch",
+                 alias != kArchAliases.end()
+                     ? "did you mean '" + alias->second +
+                           "'? (`uname -m` says " + *s +
+                           "; release files say " + alias->second + ")"
+                     : ChoiceHint(*s, kArches, "architectures"));
+        }
+      }
       parsed_hosts_.push_back(true);
       inv.hosts.push_back(std::move(spec));
       marks_.push_back(marks);
@@ -1282,6 +1495,8 @@ class Loader {
   bool pod_cidr_ok_ = true;      // false: cluster.pod_cidr written but invalid
   bool service_cidr_ok_ = true;  // same for cluster.service_cidr
   bool has_cluster_pod_cidr_ = false;
+  std::map<std::string, YAML::Mark>
+      sha256_marks_;  // artifacts.sha256 key -> value
 };
 
 }  // namespace

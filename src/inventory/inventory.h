@@ -46,6 +46,10 @@ struct SshSettings {
   std::string host_key;  // per host only: pinned key "ssh-ed25519 AAAA..."
 };
 
+// CPU architectures hardway fetches release files for, named as the release
+// files name them (Go's GOARCH; `uname -m` says x86_64 and aarch64).
+const std::vector<std::string_view>& KnownArches();  // "amd64", "arm64"
+
 struct HostSpec {
   std::string name;
   std::string address;      // IPv4, validated
@@ -54,6 +58,7 @@ struct HostSpec {
   std::optional<Cidr> pod_cidr;  // workers only; default: next free /24 of cluster.pod_cidr
   SshSettings ssh;          // the inventory's ssh section with this host's overrides applied
   int line = 0;             // 1-based line of the host entry, for messages
+  std::string arch = "amd64";  // one of KnownArches(): which artifacts it runs
 };
 
 struct ClusterSettings {
@@ -80,8 +85,32 @@ struct EncryptionSettings {
   EncryptionProvider provider = EncryptionProvider::kAescbc;
 };
 
+// Versions of the release files `hardway fetch` downloads (Kubernetes' own is
+// cluster.kubernetes_version). Defaults: what "Kubernetes the hard way" installs.
+struct ArtifactVersions {
+  std::string etcd = "v3.6.0";
+  std::string containerd = "v2.1.0";
+  std::string runc = "v1.3.0";
+  std::string cni_plugins = "v1.6.2";
+  std::string crictl = "v1.32.0";
+};
+
+// Names of the release files, the keys of data/releases.yaml, artifacts.urls
+// and artifacts.sha256: kube-apiserver, kube-controller-manager, kube-scheduler,
+// kubelet, kube-proxy, kubectl, etcd, containerd, runc, cni_plugins, crictl.
+const std::vector<std::string_view>& ReleaseNames();
+
 struct ArtifactSettings {
   std::filesystem::path dir = "./artifacts";  // resolved against the inventory's folder
+  std::filesystem::path bundle;  // `hardway fetch --bundle` archive used offline; empty: none
+  std::string mirror;  // "scheme://host[/path]" replacing the official scheme://host
+  std::filesystem::path cache;  // downloads; empty: $XDG_CACHE_HOME/hardway, ~/.cache/hardway
+  ArtifactVersions versions;
+  // Release name, or "name/arch" for one architecture, to a URL template
+  // ({{version}}, {{bare_version}}, {{arch}}) or to a lower-case sha256.
+  // "name/arch" wins over "name".
+  std::map<std::string, std::string> urls;
+  std::map<std::string, std::string> sha256;
 };
 
 struct Inventory {

@@ -946,3 +946,122 @@ TEST(InventoryValidationTest, BadClusterCidrCausesNoFollowUpErrors) {
 
 }  // namespace
 }  // namespace hardway
+
+namespace hardway {
+namespace {
+
+// ---- artifacts section and host architecture (hardway fetch)
+// --------------------------------------------
+
+TEST(InventoryTest, ArtifactDefaultsAreTheHardWays) {
+  Inventory inv = ParseOk("cluster: {name: demo}\n" + std::string(kTwoHosts));
+  EXPECT_EQ(inv.artifacts.versions.etcd, "v3.6.0");
+  EXPECT_EQ(inv.artifacts.versions.containerd, "v2.1.0");
+  EXPECT_EQ(inv.artifacts.versions.runc, "v1.3.0");
+  EXPECT_EQ(inv.artifacts.versions.cni_plugins, "v1.6.2");
+  EXPECT_EQ(inv.artifacts.versions.crictl, "v1.32.0");
+  EXPECT_TRUE(inv.artifacts.bundle.empty());
+  EXPECT_TRUE(inv.artifacts.mirror.empty());
+  EXPECT_TRUE(inv.artifacts.cache.empty());
+  EXPECT_TRUE(inv.artifacts.urls.empty());
+  EXPECT_TRUE(inv.artifacts.sha256.empty());
+  EXPECT_EQ(inv.hosts[0].arch, "amd64");
+}
+
+TEST(InventoryTest, ReadsArtifactSettingsAndArch) {
+  const std::string sha(64, 'a');
+  Inventory inv = ParseOk(
+      "cluster: {name: demo}\n"
+      "artifacts:\n"
+      "  dir: bin\n"
+      "  bundle: k8s.tar\n"
+      "  cache: /var/cache/hw\n"
+      "  mirror: http://mirror.local:8080/k8s/\n"
+      "  versions: {etcd: v3.6.1, containerd: v2.1.3, runc: v1.3.1, "
+      "cni_plugins: v1.6.1, crictl: v1.33.0}\n"
+      "  urls: {runc/arm64: \"https://m/runc-{{version}}.{{arch}}\"}\n"
+      "  sha256: {etcd/amd64: " +
+      std::string(64, 'A') + ", kubelet: " + sha +
+      "}\n"
+      "hosts:\n"
+      "  - {name: c-0, address: 10.240.0.10, roles: [etcd, controlplane], "
+      "arch: arm64}\n");
+  EXPECT_EQ(inv.artifacts.dir, "bin");
+  EXPECT_EQ(inv.artifacts.bundle, "k8s.tar");
+  EXPECT_EQ(inv.artifacts.cache, "/var/cache/hw");
+  EXPECT_EQ(inv.artifacts.mirror, "http://mirror.local:8080/k8s");
+  EXPECT_EQ(inv.artifacts.versions.etcd, "v3.6.1");
+  EXPECT_EQ(inv.artifacts.versions.containerd, "v2.1.3");
+  EXPECT_EQ(inv.artifacts.versions.runc, "v1.3.1");
+  EXPECT_EQ(inv.artifacts.versions.cni_plugins, "v1.6.1");
+  EXPECT_EQ(inv.artifacts.versions.crictl, "v1.33.0");
+  EXPECT_EQ(inv.artifacts.urls.at("runc/arm64"),
+            "https://m/runc-{{version}}.{{arch}}");
+  EXPECT_EQ(inv.artifacts.sha256.at("etcd/amd64"), std::string(64, 'a'));
+  EXPECT_EQ(inv.artifacts.sha256.at("kubelet"), sha);
+  EXPECT_EQ(inv.hosts[0].arch, "arm64");
+}
+
+TEST(InventoryValidationTest, UnknownArchPointsAtIt) {
+  std::string text =
+      "cluster: {name: demo}\nhosts:\n"
+      "  - {name: c-0, address: 10.240.0.10, roles: [etcd, controlplane]}\n"
+      "  - name: w-0\n"
+      "    address: 10.240.0.20\n"
+      "    roles: [worker]\n"
+      "    arch: x86_64\n";
+  EXPECT_TRUE(HasError(text, 7, 11,
+                       "unknown architecture \"x86_64\" in host w-0.arch",
+                       "did you mean 'amd64'?"));
+  EXPECT_TRUE(HasError(
+      "cluster: {name: demo}\nhosts:\n"
+      "  - {name: c-0, address: 10.240.0.10, roles: [etcd, controlplane], "
+      "arch: arm46}\n",
+      3, 74, "unknown architecture \"arm46\"", "did you mean 'arm64'?"));
+}
+
+TEST(InventoryValidationTest, BadArtifactSettings) {
+  const std::string head = "cluster: {name: demo}\nartifacts:\n";
+  EXPECT_TRUE(HasError(head + "  mirorr: http://m\n" + kTwoHosts, 3, 3,
+                       "unknown key 'mirorr' in artifacts",
+                       "did you mean 'mirror'?"));
+  EXPECT_TRUE(HasError(head + "  mirror: ftp://m\n" + kTwoHosts, 3, 11,
+                       "artifacts.mirror: \"ftp://m\" is not an http, https or "
+                       "file URL"));
+  EXPECT_TRUE(HasError(head + "  mirror: http://m/{{arch}}\n" + kTwoHosts, 3,
+                       11, "unknown variable {{arch}}"));
+  EXPECT_TRUE(HasError(head + "  versions: {etdc: v3.6.0}\n" + kTwoHosts, 3, 14,
+                       "unknown key 'etdc' in artifacts.versions",
+                       "did you mean 'etcd'?"));
+  EXPECT_TRUE(HasError(head + "  versions: {containerd: 2.1.0}\n" + kTwoHosts,
+                       3, 26, "is not a release version",
+                       "with its leading v: v2.1.0"));
+  EXPECT_TRUE(
+      HasError(head + "  urls: {kubelett: \"http://m/k\"}\n" + kTwoHosts, 3, 10,
+               "unknown release \"kubelett\" in artifacts.urls",
+               "did you mean 'kubelet'?"));
+  EXPECT_TRUE(
+      HasError(head + "  urls: {etcd/arm46: \"http://m/e\"}\n" + kTwoHosts, 3,
+               10, "unknown architecture \"arm46\"", "did you mean 'arm64'?"));
+  EXPECT_TRUE(HasError(
+      head + "  urls: {etcd: \"http://m/{{versoin}}\"}\n" + kTwoHosts, 3, 16,
+      "unknown variable {{versoin}}", "did you mean 'version'?"));
+  EXPECT_TRUE(HasError(head + "  sha256: {runc: abc}\n" + kTwoHosts, 3, 18,
+                       "artifacts.sha256.runc: \"abc\" is not a sha256"));
+}
+
+TEST(InventoryValidationTest, UnpinnedArchWithMixedHosts) {
+  std::string text =
+      "cluster: {name: demo}\nartifacts:\n  sha256: {etcd: " +
+      std::string(64, 'b') +
+      "}\nhosts:\n"
+      "  - {name: c-0, address: 10.240.0.10, roles: [etcd, controlplane]}\n"
+      "  - {name: w-0, address: 10.240.0.20, roles: [worker], arch: arm64}\n";
+  EXPECT_TRUE(HasError(text, 3, 18,
+                       "artifacts.sha256.etcd pins one file, but the hosts are "
+                       "amd64 and arm64",
+                       "etcd/amd64: ..., etcd/arm64: ..."));
+}
+
+}  // namespace
+}  // namespace hardway
