@@ -6,9 +6,10 @@
 namespace hardway {
 namespace {
 
-constexpr std::array<std::pair<GateKind, std::string_view>, 12> kGateNames{{
+constexpr std::array<std::pair<GateKind, std::string_view>, 13> kGateNames{{
     {GateKind::kNone, "none"},
     {GateKind::kPreflight, "preflight"},
+    {GateKind::kPrepared, "prepared"},
     {GateKind::kPkiValid, "pki_valid"},
     {GateKind::kFilesPresent, "files_present"},
     {GateKind::kUnitActive, "unit_active"},

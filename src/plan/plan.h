@@ -28,6 +28,8 @@ enum class GateKind {
   kNone,
   kPreflight,     // ssh works, systemd present, arch matches artifacts, clock
                   // skew, ports
+  kPrepared,      // every check of the phase's run steps passes on each host
+                  // (node preparation: packages, modules, sysctls, swap off)
   kPkiValid,      // local: every cert exists, verifies, matches its spec
   kFilesPresent,  // every uploaded file present with the expected sha256 and
                   // mode
@@ -85,6 +87,11 @@ struct Step {
 
   // kRun
   std::string command;
+  // kRun, optional: a read-only command that exits 0 when `command` has nothing
+  // to do. Then the step is skipped (unchanged); otherwise `command` runs, the
+  // step counts as changed, and the check must pass afterwards. Its output says
+  // what is missing ("kernel modules not loaded: br_netfilter").
+  std::string check;
 
   // kSystemd
   std::string unit;  // "etcd" (without .service)

@@ -197,6 +197,11 @@ class Builder {
         auto cmd = Expand(s.command, s, h);
         if (!cmd) return std::unexpected(cmd.error());
         step.command = *cmd;
+        if (!s.check.empty()) {
+          auto check = Expand(s.check, s, h);
+          if (!check) return std::unexpected(check.error());
+          step.check = *check;
+        }
         step.description = s.description.empty() ? "run" : s.description;
         step.id = prefix + "run@" + std::to_string(s.line);
         return step;

@@ -150,6 +150,7 @@ Result<std::string> FormatPlanText(const Plan& plan,
       switch (s.kind) {
         case StepKind::kRun:
           out += s.command;
+          if (!s.check.empty()) out += "  [unless: " + s.check + "]";
           break;
         case StepKind::kSystemd:
           out += s.unit + ".service: daemon-reload, enable, start";
@@ -191,6 +192,7 @@ Result<nlohmann::json> PlanToJson(const Plan& plan,
       switch (s.kind) {
         case StepKind::kRun:
           j["command"] = s.command;
+          if (!s.check.empty()) j["check"] = s.check;
           break;
         case StepKind::kSystemd:
           j["unit"] = s.unit;

@@ -314,8 +314,8 @@ class Parser {
                   Where(s.Mark()), kinds_hint);
     }
     if (auto c = CheckKeys(s, what + " step",
-                           {"upload", "render", "run", "systemd", "roles",
-                            "once", "description"});
+                           {"upload", "render", "run", "systemd", "check",
+                            "roles", "once", "description"});
         !c) {
       return std::unexpected(c.error());
     }
@@ -364,7 +364,23 @@ class Parser {
             "write the whole file (render/upload it) instead of appending");
       }
       step.command = *cmd;
+      if (s["check"]) {
+        auto check = String(s["check"], what + " check");
+        if (!check) return std::unexpected(check.error());
+        if (check->empty()) {
+          return Fail(ErrorKind::kValidation, "empty check",
+                      Where(s["check"].Mark()),
+                      "a command that exits 0 when the step has nothing to do");
+        }
+        step.check = *check;
+      }
       return step;
+    }
+    if (s["check"]) {
+      return Fail(ErrorKind::kValidation, "only run steps take a check",
+                  Where(s["check"].Mark()),
+                  "uploads and renders already skip files the host has; "
+                  "systemd steps skip running units");
     }
 
     if (s["systemd"]) {

@@ -40,6 +40,8 @@ struct StepSpec {
   std::string owner = "root:root";
 
   std::string command;  // kRun (mustache allowed)
+  std::string check;    // kRun, optional: exits 0 when `command` has nothing
+                        // to do (see Step::check)
 
   std::string unit;                // kSystemd
   std::vector<std::string> watch;  // kSystemd: dest paths on the same host

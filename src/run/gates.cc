@@ -346,6 +346,29 @@ GateVerdict FilesCheck(Transport& t, const Phase& phase,
                         " files present with sha256 and mode");
 }
 
+// Node preparation: every check of the phase's run steps on this host passes
+// again. A check prints what is missing ("kernel modules not loaded:
+// br_netfilter"), so the verdict says exactly what to fix, with the host.
+GateVerdict PreparedCheck(Transport& t, const Phase& phase,
+                          const std::string& host) {
+  std::vector<std::string> problems;
+  size_t checks = 0;
+  for (const Step& s : phase.steps) {
+    if (s.host != host || s.kind != StepKind::kRun || s.check.empty()) continue;
+    ++checks;
+    auto r = t.Exec(s.check);
+    if (!r) return Failv(host, r.error().message);
+    if (r->exit_code == 0) continue;
+    std::string said = Trim(r->err.empty() ? r->out : r->err);
+    problems.push_back(said.empty() ? s.description + ": check exited with " +
+                                          std::to_string(r->exit_code)
+                                    : said);
+  }
+  if (!problems.empty()) return Failv(host, Join(problems, "; "));
+  return Pass(host, checks == 0 ? "nothing to check"
+                                : std::to_string(checks) + " checks pass");
+}
+
 GateVerdict TcpCheck(Transport& t, const GateHost& h, int port) {
   std::string last;
   for (const std::string& addr : {h.address, std::string("127.0.0.1")}) {
@@ -573,6 +596,12 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
       each_host([&](const GateHost& h) {
         std::string arch = ctx.expected_arch;
         return [h, arch](Transport* t) { return PreflightCheck(*t, h, arch); };
+      });
+      break;
+    case GateKind::kPrepared:
+      each_host([&](const GateHost& h) {
+        const Phase* p = &phase;
+        return [p, h](Transport* t) { return PreparedCheck(*t, *p, h.name); };
       });
       break;
     case GateKind::kFilesPresent:

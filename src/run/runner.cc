@@ -68,6 +68,58 @@ std::vector<std::string> HostsOf(const Phase& phase) {
   return hosts;
 }
 
+// A run step. Without a check a command cannot say whether it changed
+// anything: it ran, and is idempotent. With one, the check decides: passing,
+// the step is skipped; failing, the command runs (a change) and the check must
+// pass afterwards, so a command that "succeeds" without effect is caught here,
+// with the check's own words for what is still missing.
+Status RunCommand(Transport& t, const Step& step, StepOutcome& o) {
+  const std::string& host = t.host();
+  // What a failing command or check printed: its last lines, stderr first.
+  auto said = [](const ExecResult& r) {
+    const std::string& text = r.err.empty() ? r.out : r.err;
+    return text.empty() ? std::string() : ":\n  " + LastLines(text, 10);
+  };
+  std::string missing;  // what the check said before the command ran
+  if (!step.check.empty()) {
+    auto before = t.Exec(step.check);
+    if (!before) return std::unexpected(before.error());
+    if (before->exit_code == 0) {
+      o.skipped = true;
+      o.note = "already in place";
+      return {};
+    }
+    missing = LastLines(before->err.empty() ? before->out : before->err, 1);
+  }
+  auto r = t.Exec(step.command);
+  if (!r) return std::unexpected(r.error());
+  // A checked step's command is a small script; its description says more
+  // than its text (which `hardway plan` shows).
+  const std::string what = step.check.empty() ? "`" + step.command + "`"
+                                              : "\"" + step.description + "\"";
+  if (r->exit_code != 0) {
+    return Fail(
+        ErrorKind::kStep,
+        what + " exited with " + std::to_string(r->exit_code) + said(*r), host);
+  }
+  if (step.check.empty()) {
+    o.note = "ran";
+    return {};
+  }
+  auto after = t.Exec(step.check);
+  if (!after) return std::unexpected(after.error());
+  if (after->exit_code != 0) {
+    return Fail(ErrorKind::kStep,
+                what + " ran, but its check still fails" + said(*after), host,
+                "the host may not allow it (a container cannot load kernel "
+                "modules or turn swap off): do it on the host by hand, then "
+                "run `hardway up` again");
+  }
+  o.changed = true;
+  o.note = missing.empty() ? "done" : "done (was: " + missing + ")";
+  return {};
+}
+
 }  // namespace
 
 Result<Transport*> TransportPool::Get(const std::string& host) {
@@ -558,27 +610,11 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
         break;
       }
       case StepKind::kRun: {
-        auto r = t.Exec(step.command);
+        auto r = RunCommand(t, step, o);
         if (!r) {
           err = r.error();
-          break;
+          if (err->where.empty()) err->where = host;
         }
-        if (r->exit_code != 0) {
-          err = Error{
-              ErrorKind::kStep,
-              "`" + step.command + "` exited with " +
-                  std::to_string(r->exit_code) +
-                  (r->err.empty() && r->out.empty()
-                       ? ""
-                       : ":\n  " +
-                             LastLines(r->err.empty() ? r->out : r->err, 10)),
-              host,
-              {}};
-          break;
-        }
-        // A command cannot say whether it changed anything; it ran, and is
-        // idempotent.
-        o.note = "ran";
         break;
       }
       case StepKind::kSystemd: {

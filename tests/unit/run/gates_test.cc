@@ -728,6 +728,52 @@ TEST_F(GatesTest, FilesPresentChecksShaAndMode) {
   EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
 }
 
+TEST_F(GatesTest, PreparedRunsEveryCheckAgainAndSaysWhatIsMissing) {
+  Phase phase{"prepare", "", {}, {}, false, {"a"}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kPrepared, std::chrono::milliseconds(50), {}, 0, ""};
+  auto checked = [](std::string check, std::string description) {
+    Step s;
+    s.host = "a";
+    s.kind = StepKind::kRun;
+    s.command = "fix";
+    s.check = std::move(check);
+    s.description = std::move(description);
+    return s;
+  };
+  phase.steps.push_back(checked("check-modules", "modules"));
+  phase.steps.push_back(checked("check-swap", "swap"));
+  phase.steps.push_back(checked("check-quiet", "quiet"));
+  Step unchecked;
+  unchecked.host = "a";
+  unchecked.kind = StepKind::kRun;
+  unchecked.command = "mkdir -p /x";
+  phase.steps.push_back(unchecked);
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
+  auto f = std::make_shared<FakeHost>();
+  f->Script("check-modules",
+            ExecResult{1, "", "kernel modules not loaded: br_netfilter\n"});
+  f->Script("check-quiet", ExecResult{3, "", ""});
+  GateReport bad =
+      RunWith(phase, topo, state_, f, std::chrono::milliseconds(50));
+  ASSERT_FALSE(bad.ok);
+  ASSERT_EQ(bad.verdicts.size(), 1u);
+  EXPECT_EQ(bad.verdicts[0].host, "a");
+  EXPECT_EQ(
+      bad.verdicts[0].detail,
+      "kernel modules not loaded: br_netfilter; quiet: check exited with 3");
+
+  auto fixed = std::make_shared<FakeHost>();
+  GateReport ok =
+      RunWith(phase, topo, state_, fixed, std::chrono::milliseconds(50));
+  EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
+  EXPECT_EQ(ok.verdicts[0].detail, "3 checks pass");
+  // Only the checks run: never a fix, never the unchecked command.
+  EXPECT_TRUE(std::ranges::none_of(fixed->unknown_commands, [](const auto& c) {
+    return c == "fix" || c.starts_with("mkdir");
+  }));
+}
+
 TEST_F(GatesTest, PkiValidChecksTheCertificateTable) {
   // A real state dir from EnsurePki; the gate must accept it and name a broken file.
   auto inventory = ParseInventory(

@@ -553,6 +553,87 @@ TEST_F(RunnerTest, LocalPhaseCallsTheHandlerAndDryRunSkipsIt) {
   EXPECT_EQ(s3.failed_phase, "pki");
 }
 
+// One phase on host a: a run step with a check, then a plain command.
+Plan CheckedPlan() {
+  Plan plan;
+  plan.cluster = "test";
+  Phase prep{"prep", "node", {}, {}, false, {"a"}, {}, {}};
+  Step st = RunStep("prep", "a", "do-x");
+  st.check = "check-x";
+  st.description = "x in place";
+  prep.steps.push_back(st);
+  prep.steps.push_back(RunStep("prep", "a", "after-x"));
+  plan.phases = {prep};
+  return plan;
+}
+
+std::vector<std::string> Execs(const CallLog& log) {
+  std::vector<std::string> out;
+  for (const RecordedCall& c : log.calls("a")) {
+    if (c.op == "exec") out.push_back(c.detail);
+  }
+  return out;
+}
+
+TEST_F(RunnerTest, CheckedRunStepRunsOnlyWhenItsCheckFails) {
+  // Missing at first; the command puts it in place.
+  Host("a").Script("check-x",
+                   {ExecResult{1, "", "x missing\n"}, ExecResult{0, "", ""}});
+  EventLog first;
+  RunSummary s1 = RunPlan(CheckedPlan(), first);
+  ASSERT_TRUE(s1.ok) << (s1.error ? s1.error->ToString() : "");
+  EXPECT_EQ(Execs(*log_), (std::vector<std::string>{"check-x", "do-x",
+                                                    "check-x", "after-x"}));
+  EXPECT_EQ(s1.steps_changed, 1u);  // the plain command never counts
+  auto finished = first.Of("step_finished");
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_TRUE(finished[0].outcome.changed);
+  EXPECT_FALSE(finished[0].outcome.skipped);
+  EXPECT_EQ(finished[0].outcome.note, "done (was: x missing)");
+
+  // In place: only the check runs, and nothing changed.
+  log_->Clear();
+  EventLog second;
+  RunSummary s2 = RunPlan(CheckedPlan(), second);
+  ASSERT_TRUE(s2.ok);
+  EXPECT_EQ(Execs(*log_), (std::vector<std::string>{"check-x", "after-x"}));
+  EXPECT_EQ(s2.steps_changed, 0u);
+  EXPECT_EQ(s2.steps_unchanged, 2u);
+  auto again = second.Of("step_finished");
+  EXPECT_TRUE(again[0].outcome.skipped);
+  EXPECT_FALSE(again[0].outcome.changed);
+  EXPECT_EQ(again[0].outcome.note, "already in place");
+}
+
+TEST_F(RunnerTest, CheckStillFailingAfterItsCommandFailsTheStep) {
+  Host("a").Script("check-x",
+                   ExecResult{1, "", "x missing: not permitted here\n"});
+  EventLog events;
+  RunSummary s = RunPlan(CheckedPlan(), events);
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kStep);
+  EXPECT_EQ(s.error->where, "a");
+  EXPECT_EQ(s.error->message,
+            "\"x in place\" ran, but its check still fails:\n  x missing: not "
+            "permitted here");
+  EXPECT_FALSE(s.error->hint.empty());
+  // The host's later steps do not run.
+  EXPECT_EQ(Execs(*log_),
+            (std::vector<std::string>{"check-x", "do-x", "check-x"}));
+}
+
+TEST_F(RunnerTest, FailingCheckedCommandNamesItsStepHostAndOutput) {
+  Host("a").Script("check-x", ExecResult{1, "", "x missing\n"});
+  Host("a").Script("do-x", ExecResult{2, "", "do-x: no such thing: x\n"});
+  EventLog events;
+  RunSummary s = RunPlan(CheckedPlan(), events);
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->where, "a");
+  EXPECT_EQ(s.error->message,
+            "\"x in place\" exited with 2:\n  do-x: no such thing: x");
+  EXPECT_EQ(Execs(*log_), (std::vector<std::string>{"check-x", "do-x"}));
+}
+
 TEST(WatchersOf, IncludesUnitFiles) {
   Plan plan = MakePlan({"a"});
   auto w = WatchersOf(plan, "a");
