@@ -77,7 +77,7 @@ TEST(PlanPrinterTest, GoldenDryRunOfTheExampleInventory) {
 
 TEST(PlanPrinterTest, StepLinesShowSourceDestModeOwnerSizeAndHash) {
   std::string text = *FormatPlanText(ExamplePlan());
-  EXPECT_THAT(text, HasSubstr("plan for cluster demo: 10 phases, 3 hosts, "));
+  EXPECT_THAT(text, HasSubstr("plan for cluster demo: 11 phases, 3 hosts, "));
   EXPECT_THAT(
       text,
       HasLine(
@@ -100,12 +100,18 @@ TEST(PlanPrinterTest, StepLinesShowSourceDestModeOwnerSizeAndHash) {
           R"(render  template units/etcd.service -> /etc/systemd/system/etcd.service  )"
           R"(0644 root:root  [0-9]+ B  sha256 [0-9a-f]{12}\n)"));
   EXPECT_THAT(text, HasSubstr("run     install -d -m 0700 /var/lib/etcd\n"));
+  // A checked run step shows its check: what decides whether it runs.
+  EXPECT_THAT(
+      text,
+      HasLine(
+          R"(\] node-0       run     /lib/systemd/systemd-sysctl )"
+          R"(/etc/sysctl.d/99-kubernetes.conf  \[unless: b=\$\(sed .*\]\n)"));
   EXPECT_THAT(
       text,
       HasSubstr(
           "systemd etcd.service: daemon-reload, enable, start; restart if "
           "changed: /usr/local/bin/etcd "));
-  EXPECT_THAT(text, HasSubstr("\nphase 4/10 etcd: "));
+  EXPECT_THAT(text, HasSubstr("\nphase 5/11 etcd: "));
   EXPECT_THAT(
       text, HasSubstr("  needs: distribute\n  hosts: controller-0 (role etcd)\n"
                       "  gate:  etcd_healthy, timeout 2m"));
@@ -148,8 +154,8 @@ TEST(PlanPrinterTest, SecretsNeverAppear) {
 TEST(PlanPrinterTest, PhaseFilterShowsOnePhaseWithGlobalNumbers) {
   auto text = FormatPlanText(ExamplePlan(), "etcd");
   ASSERT_TRUE(text.has_value());
-  EXPECT_THAT(*text, HasSubstr("phase 4/10 etcd"));
-  EXPECT_THAT(*text, Not(HasSubstr("phase 3/10")));
+  EXPECT_THAT(*text, HasSubstr("phase 5/11 etcd"));
+  EXPECT_THAT(*text, Not(HasSubstr("phase 4/11")));
   EXPECT_THAT(*text, Not(HasSubstr("kube-apiserver.service")));
   size_t before = 0;
   for (const Phase& p : ExamplePlan().phases) {
@@ -171,7 +177,8 @@ TEST(PlanPrinterTest, PhaseFilterShowsOnePhaseWithGlobalNumbers) {
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().kind, ErrorKind::kUsage);
   EXPECT_THAT(bad.error().message, HasSubstr("no phase named 'etdc'"));
-  EXPECT_THAT(bad.error().hint, HasSubstr("preflight, pki, distribute, etcd"));
+  EXPECT_THAT(bad.error().hint,
+              HasSubstr("preflight, pki, prepare, distribute, etcd"));
   EXPECT_FALSE(PlanToJson(ExamplePlan(), "etdc").has_value());
 }
 
@@ -186,13 +193,13 @@ TEST(PlanPrinterTest, JsonParsesAndMatchesThePlan) {
   size_t steps = 0;
   for (const auto& p : parsed["phases"]) steps += p["steps"].size();
   EXPECT_EQ(steps, ExamplePlan().step_count());
-  const auto& etcd = parsed["phases"][3];
+  const auto& etcd = parsed["phases"][4];
   EXPECT_EQ(etcd["name"], "etcd");
   EXPECT_EQ(etcd["needs"], nlohmann::json::array({"distribute"}));
   EXPECT_EQ(etcd["gate"]["kind"], "etcd_healthy");
   EXPECT_EQ(etcd["gate"]["timeout_ms"], 120000);
   bool saw_key = false;
-  for (const auto& s : parsed["phases"][2]["steps"]) {
+  for (const auto& s : parsed["phases"][3]["steps"]) {
     if (s["dest"] == "/etc/kubernetes/pki/apiserver.key") {
       saw_key = true;
       EXPECT_EQ(s["secret"], true);
@@ -203,6 +210,19 @@ TEST(PlanPrinterTest, JsonParsesAndMatchesThePlan) {
     }
   }
   EXPECT_TRUE(saw_key);
+  const auto& prepare = parsed["phases"][2];
+  EXPECT_EQ(prepare["name"], "prepare");
+  EXPECT_EQ(prepare["gate"]["kind"], "prepared");
+  size_t checked = 0;
+  for (const auto& s : prepare["steps"]) {
+    if (!s.contains("check")) continue;
+    ++checked;
+    EXPECT_EQ(s["kind"], "run");
+    EXPECT_FALSE(s["check"].get<std::string>().empty());
+  }
+  // The controller: kmod, modules, sysctls; each of the two workers also
+  // packages and swap.
+  EXPECT_EQ(checked, 3u + 5u + 5u);
 }
 
 TEST(PlanPrinterTest, Sizes) {

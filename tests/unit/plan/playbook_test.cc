@@ -26,15 +26,62 @@ TEST(PlaybookTest, TheBootstrapPlaybookLoadsInBringUpOrder) {
   ASSERT_TRUE(book.has_value()) << book.error().ToString();
   EXPECT_THAT(Names(*book),
               ::testing::ElementsAre(
-                  "preflight", "pki", "distribute", "etcd", "kube-apiserver",
-                  "rbac", "kube-controller-manager", "kube-scheduler",
-                  "workers", "pod-routes"));
+                  "preflight", "pki", "prepare", "distribute", "etcd",
+                  "kube-apiserver", "rbac", "kube-controller-manager",
+                  "kube-scheduler", "workers", "pod-routes"));
   for (const PhaseSpec& p : book->phases) {
     EXPECT_NE(p.gate.kind, GateKind::kNone) << p.name << " has no gate";
   }
   EXPECT_TRUE(book->phases[1].local);
-  EXPECT_EQ(book->phases[3].gate.kind, GateKind::kEtcdHealthy);
-  EXPECT_EQ(book->phases[3].gate.timeout, std::chrono::minutes(2));
+  EXPECT_EQ(book->phases[2].gate.kind, GateKind::kPrepared);
+  EXPECT_THAT(book->phases[3].needs, ::testing::Contains("prepare"));
+  EXPECT_EQ(book->phases[4].gate.kind, GateKind::kEtcdHealthy);
+  EXPECT_EQ(book->phases[4].gate.timeout, std::chrono::minutes(2));
+}
+
+// Node preparation is checked, so a re-run changes nothing: every run step of
+// the prepare phase but the mkdir has a check, and the sysctl file is written
+// in one place only.
+TEST(PlaybookTest, PrepareStepsAreCheckedAndSysctlsLiveThere) {
+  auto book = LoadPlaybook(std::filesystem::path(HARDWAY_SOURCE_DIR) /
+                           "playbooks" / "bootstrap.yaml");
+  ASSERT_TRUE(book.has_value()) << book.error().ToString();
+  int sysctl_files = 0;
+  for (const PhaseSpec& p : book->phases) {
+    for (const StepSpec& s : p.steps) {
+      if (s.dest == "/etc/sysctl.d/99-kubernetes.conf") {
+        ++sysctl_files;
+        EXPECT_EQ(p.name, "prepare");
+      }
+      if (s.command.find("sysctl") != std::string::npos) {
+        EXPECT_EQ(p.name, "prepare") << s.command;
+      }
+      if (p.name != "prepare" || s.kind != StepKind::kRun) continue;
+      if (s.command.starts_with("mkdir -p ")) continue;
+      EXPECT_FALSE(s.check.empty()) << "line " << s.line << ": " << s.command;
+      EXPECT_FALSE(s.description.empty()) << "line " << s.line;
+    }
+  }
+  EXPECT_EQ(sysctl_files, 1);
+}
+
+TEST(PlaybookTest, RunStepsTakeACheck) {
+  auto book = Parse(R"(phases:
+  - name: a
+    gate: {kind: prepared}
+    steps:
+      - run: modprobe overlay
+        check: grep -qw overlay /proc/filesystems
+        description: overlay
+      - run: mkdir -p /x
+)");
+  ASSERT_TRUE(book.has_value()) << book.error().ToString();
+  const PhaseSpec& p = book->phases[0];
+  EXPECT_EQ(p.gate.kind, GateKind::kPrepared);
+  ASSERT_EQ(p.steps.size(), 2u);
+  EXPECT_EQ(p.steps[0].command, "modprobe overlay");
+  EXPECT_EQ(p.steps[0].check, "grep -qw overlay /proc/filesystems");
+  EXPECT_EQ(p.steps[1].check, "");
 }
 
 TEST(PlaybookTest, OrdersPhasesByNeedsKeepingFileOrderOtherwise) {
@@ -183,6 +230,19 @@ INSTANTIATE_TEST_SUITE_P(
                 "steps:\n      - systemd: "
                 "{unit: etcd, watch: [etc/etcd]}\n",
                 "book.yaml:5:38", "not absolute"},
+        BadCase{"check_on_upload",
+                "phases:\n  - name: a\n    gate: {kind: tcp_port}\n    "
+                "steps:\n      - upload: {artifact: etcd, dest: /x}\n"
+                "        check: test -e /x\n",
+                "book.yaml:6:16", "only run steps take a check"},
+        BadCase{"empty_check",
+                "phases:\n  - name: a\n    gate: {kind: tcp_port}\n    "
+                "steps:\n      - run: ls\n        check: \"\"\n",
+                "book.yaml:6:16", "empty check"},
+        BadCase{"check_not_a_string",
+                "phases:\n  - name: a\n    gate: {kind: tcp_port}\n    "
+                "steps:\n      - run: ls\n        check: [a, b]\n",
+                "book.yaml:6:16", "check must be a string"},
         BadCase{"local_with_steps",
                 "phases:\n  - name: a\n    local: true\n    gate: {kind: "
                 "pki_valid}\n    steps:\n "
