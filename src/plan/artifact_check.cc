@@ -1,8 +1,10 @@
 #include "plan/artifact_check.h"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
+#include "fetch/layout.h"
 #include "util/files.h"
 
 namespace hardway {
@@ -33,7 +35,8 @@ Result<std::map<std::string, std::string>> ParseArtifactManifest(
   return sums;
 }
 
-Status VerifyArtifacts(const Plan& plan, const fs::path& artifacts_dir) {
+Status VerifyArtifacts(const Plan& plan, const fs::path& artifacts_dir,
+                       const Cluster* cluster) {
   fs::path manifest_path = artifacts_dir / kArtifactManifest;
   std::optional<std::map<std::string, std::string>> manifest;
   std::error_code ec;
@@ -47,11 +50,26 @@ Status VerifyArtifacts(const Plan& plan, const fs::path& artifacts_dir) {
 
   std::set<std::string> seen;
   std::vector<std::string> problems;
+  // (artifact, host arch) -> hosts of that arch given an executable built for
+  // another CPU; the ELF machine of each artifact is read once.
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>>
+      wrong_arch;
+  std::map<std::string, std::string> elf_arch;
   for (const Phase& phase : plan.phases) {
     for (const Step& step : phase.steps) {
       if (step.kind != StepKind::kUpload ||
           !step.source_label.starts_with("artifact "))
         continue;
+      if (const Host* host = cluster ? cluster->host(step.host) : nullptr;
+          host && !step.missing) {
+        auto [it, inserted] = elf_arch.try_emplace(step.source);
+        if (inserted) it->second = ElfArchOfFile(step.source);
+        if (!it->second.empty() && it->second != host->arch) {
+          auto& hosts = wrong_arch[{step.source, host->arch}];
+          if (std::find(hosts.begin(), hosts.end(), host->name) == hosts.end())
+            hosts.push_back(host->name);
+        }
+      }
       if (!seen.insert(step.source).second) continue;
       std::string name =
           fs::path(step.source).lexically_relative(artifacts_dir).string();
@@ -71,13 +89,26 @@ Status VerifyArtifacts(const Plan& plan, const fs::path& artifacts_dir) {
       }
     }
   }
+  for (const auto& [key, hosts] : wrong_arch) {
+    const auto& [source, arch] = key;
+    std::string name =
+        fs::path(source).lexically_relative(artifacts_dir).string();
+    std::string names = hosts.front();
+    if (hosts.size() > 1) {
+      names += " (and " + std::to_string(hosts.size() - 1) + " more " + arch +
+               " host" + (hosts.size() > 2 ? "s" : "") + ")";
+    }
+    problems.push_back(name + ": built for " + elf_arch[source] +
+                       " (ELF header), but host " + names + " is " + arch +
+                       " (hosts[].arch)");
+  }
   if (problems.empty()) return {};
   std::string message = "artifacts refused before any upload:";
   for (const std::string& p : problems) message += "\n  " + p;
   return Fail(ErrorKind::kValidation, message, artifacts_dir.string(),
-              "restore the files (scripts/artifacts.sh DIR refills Debian's) "
-              "or, if the change "
-              "is intended, regenerate " +
+              "`hardway fetch -i INVENTORY` fetches and verifies the right "
+              "files for each host's arch (scripts/artifacts.sh DIR refills "
+              "Debian's); if a change is intended, regenerate " +
                   std::string(kArtifactManifest));
 }
 

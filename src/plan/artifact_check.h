@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "inventory/cluster.h"
 #include "plan/plan.h"
 #include "util/error.h"
 
@@ -22,9 +23,12 @@ Result<std::map<std::string, std::string>> ParseArtifactManifest(
 
 // Every artifact the plan uploads must exist, and, when the manifest exists, be
 // listed in it with the same sha256 (the plan already hashed each file once).
-// Without a manifest only presence is checked. Returns every problem in one
-// error, naming each artifact.
+// Without a manifest only presence is checked. With `cluster`, an executable
+// (ELF) built for another CPU than a host's hosts[].arch is refused too,
+// naming the artifact and the host. Returns every problem in one error,
+// naming each artifact.
 Status VerifyArtifacts(const Plan& plan,
-                       const std::filesystem::path& artifacts_dir);
+                       const std::filesystem::path& artifacts_dir,
+                       const Cluster* cluster = nullptr);
 
 }  // namespace hardway

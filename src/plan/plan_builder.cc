@@ -8,6 +8,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "fetch/layout.h"
 #include "plan/plan_printer.h"
 #include "plan/render.h"
 #include "util/files.h"
@@ -52,6 +53,7 @@ class Builder {
                                                    : options.resource_dir),
         state_dir_(options.state_dir),
         artifacts_dir_(cluster.artifacts_dir()),
+        per_arch_(PerArchLayout(cluster)),
         data_(cluster) {}
 
   Result<Plan> Build() {
@@ -278,8 +280,10 @@ class Builder {
     }
 
     const bool artifact = s.source_kind == UploadSource::kArtifact;
+    // With hosts of several architectures, artifacts/<arch>/ (fetch/layout.h).
     const std::filesystem::path local =
-        (artifact ? artifacts_dir_ : state_dir_) / *source;
+        artifact ? artifacts_dir_ / ArtifactRelPath(per_arch_, h.arch, *source)
+                 : state_dir_ / *source;
     const FileInfo& info = Info(local);
     step.source = local.string();
     step.source_label = (artifact ? "artifact " : "state ") + *source;
@@ -326,6 +330,7 @@ class Builder {
   std::filesystem::path resource_dir_;
   std::filesystem::path state_dir_;
   std::filesystem::path artifacts_dir_;
+  bool per_arch_;  // hosts of more than one architecture
   RenderData data_;
   std::unordered_map<const Host*, std::unique_ptr<RenderData::HostData>>
       host_data_;

@@ -89,7 +89,8 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
   const Plan* plan = &prepared->plan;
   // A corrupt or missing binary is refused here, before any host is touched.
   if (!options.dry_run) {
-    if (auto verified = VerifyArtifacts(*plan, cluster.artifacts_dir()); !verified) {
+    if (auto verified = VerifyArtifacts(*plan, cluster.artifacts_dir(), &cluster);
+        !verified) {
       return Report(verified.error());
     }
   }

@@ -73,6 +73,97 @@ TEST_F(ArtifactCheckTest, NoManifestChecksPresenceOnly) {
   EXPECT_TRUE(VerifyArtifacts(plan_, dir_));
 }
 
+// The first 20 bytes of an ELF executable for `machine` (62 x86-64, 183
+// aarch64), then some text.
+std::string FakeElf(unsigned machine, const std::string& text) {
+  std::string h(20, '\0');
+  h[0] = 0x7f;
+  h[1] = 'E';
+  h[2] = 'L';
+  h[3] = 'F';
+  h[4] = 2;  // 64-bit
+  h[5] = 1;  // little endian
+  h[18] = static_cast<char>(machine & 0xff);
+  h[19] = static_cast<char>(machine >> 8);
+  return h + text;
+}
+
+Cluster ArchCluster() {
+  auto inv = ParseInventory(
+      "cluster: {name: demo}\nhosts:\n"
+      "  - {name: c-0, address: 10.240.0.10, roles: [etcd, controlplane]}\n"
+      "  - {name: w-0, address: 10.240.0.20, roles: [worker], arch: arm64}\n"
+      "  - {name: w-1, address: 10.240.0.21, roles: [worker], arch: arm64}\n"
+      "  - {name: w-2, address: 10.240.0.22, roles: [worker], arch: arm64}\n",
+      "/srv/inv.yaml");
+  EXPECT_TRUE(inv);
+  return Cluster::Resolve(inv ? *inv : Inventory{});
+}
+
+class ArtifactArchTest : public ArtifactCheckTest {
+ protected:
+  // An upload of artifact `name` (already written) to `host`.
+  void UploadTo(const std::string& name, const std::string& host) {
+    Step step;
+    step.kind = StepKind::kUpload;
+    step.host = host;
+    step.source = (dir_ / name).string();
+    step.source_label = "artifact " + name;
+    step.sha256 = Sha256Hex(*ReadFile(dir_ / name));
+    plan_.phases.front().steps.push_back(step);
+  }
+  Cluster cluster_ = ArchCluster();
+};
+
+TEST_F(ArtifactArchTest, ExecutableForAnotherCpuIsRefusedNamingTheHost) {
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "amd64/kubelet", FakeElf(62, "kubelet"),
+                              fs::perms(0755)));
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "arm64/kubelet", FakeElf(62, "kubelet"),
+                              fs::perms(0755)));
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "amd64/etcd", FakeElf(62, "etcd"),
+                              fs::perms(0755)));
+  UploadTo("amd64/etcd", "c-0");
+  UploadTo("arm64/kubelet", "w-0");  // an x86-64 binary in the arm64 folder
+  UploadTo("arm64/kubelet", "w-1");
+  UploadTo("arm64/kubelet", "w-2");
+  auto status = VerifyArtifacts(plan_, dir_, &cluster_);
+  ASSERT_FALSE(status);
+  const std::string& m = status.error().message;
+  EXPECT_NE(m.find("arm64/kubelet: built for amd64 (ELF header), but host w-0 "
+                   "(and 2 more arm64 hosts) is arm64 (hosts[].arch)"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("amd64/etcd"), std::string::npos) << m;
+  EXPECT_NE(status.error().hint.find("hardway fetch"), std::string::npos);
+  // Without the cluster, only presence and sums are checked.
+  EXPECT_TRUE(VerifyArtifacts(plan_, dir_));
+}
+
+TEST_F(ArtifactArchTest, MatchingArchitecturesAndNonElfFilesPass) {
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "arm64/kubelet", FakeElf(183, "kubelet"),
+                              fs::perms(0755)));
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "amd64/etcd", FakeElf(62, "etcd"),
+                              fs::perms(0755)));
+  UploadTo("arm64/kubelet", "w-0");
+  UploadTo("amd64/etcd", "c-0");
+  UploadTo("etcd", "w-1");  // "etcd-binary": a script or data, not ELF
+  auto status = VerifyArtifacts(plan_, dir_, &cluster_);
+  EXPECT_TRUE(status) << status.error().ToString();
+}
+
+TEST_F(ArtifactArchTest, Arm64BinaryOnTheDefaultAmd64Host) {
+  ASSERT_TRUE(
+      WriteFileAtomic(dir_ / "etcd", FakeElf(183, "etcd"), fs::perms(0755)));
+  plan_.phases.front().steps.clear();
+  UploadTo("etcd", "c-0");
+  auto status = VerifyArtifacts(plan_, dir_, &cluster_);
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message.find(
+                "etcd: built for arm64 (ELF header), but host c-0 is amd64"),
+            std::string::npos)
+      << status.error().message;
+}
+
 TEST(ArtifactManifest, BadLineNamesFileAndLine) {
   auto parsed =
       ParseArtifactManifest("# comment\nnot a checksum\n", "/a/SHA256SUMS");

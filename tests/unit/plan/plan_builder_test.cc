@@ -214,6 +214,28 @@ hosts:
   }
 }
 
+TEST(PlanBuilderTest, HostsOfTwoArchitecturesTakeArtifactsFromTheirFolder) {
+  Cluster c = MakeCluster(R"(cluster: {name: arches}
+hosts:
+  - {name: cp-0, address: 10.0.0.10, roles: [etcd, controlplane, worker]}
+  - {name: w-0, address: 10.0.0.20, roles: [worker], arch: arm64}
+)",
+                          "arches");
+  fs::path dir = c.artifacts_dir();
+  fs::create_directories(dir / "arm64");
+  std::ofstream(dir / "arm64" / "kubelet") << "arm64 kubelet\n";
+  Plan plan = MustBuild(c);
+  const Step* arm = Find(plan, "w-0", "/usr/local/bin/kubelet");
+  ASSERT_NE(arm, nullptr);
+  EXPECT_EQ(arm->source, (dir / "arm64" / "kubelet").string());
+  EXPECT_FALSE(arm->missing);
+  EXPECT_EQ(arm->sha256, Sha256Hex("arm64 kubelet\n"));
+  const Step* amd = Find(plan, "cp-0", "/usr/local/bin/kubelet");
+  ASSERT_NE(amd, nullptr);
+  EXPECT_EQ(amd->source, (dir / "amd64" / "kubelet").string());
+  EXPECT_TRUE(amd->missing);
+}
+
 TEST(PlanBuilderTest, RenderedFilesAreRenderedPerHost) {
   const Plan& plan = BigPlan();
   const Step* etcd = Find(plan, "cp-1", "/etc/systemd/system/etcd.service");
