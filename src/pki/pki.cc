@@ -308,7 +308,24 @@ Result<PkiReport> EnsurePki(const Cluster& cluster, const fs::path& state_dir,
   std::map<std::string, bool> leaf_changed;
   std::map<std::string, PkiFileResult>
       leaf_results;  // reported in table order at the end
-  for (const CertSpec& spec : table) {
+  // Checking an existing leaf (parse, verify the signature, match the key) is
+  // CPU work of ~0.5 ms; a 1,000-node inventory has 1,000+ of them, so they run
+  // on every core before the (sequential, cheap) decisions below.
+  std::vector<LeafCheck> leaf_checks(table.size());
+  {
+    std::vector<std::function<void()>> check_jobs;
+    for (size_t i = 0; i < table.size(); ++i) {
+      const CertSpec& spec = table[i];
+      if (spec.kind != CertKind::kLeaf || cas.at(spec.ca).generate) continue;
+      check_jobs.push_back([&, i] {
+        leaf_checks[i] = CheckLeaf(table[i], state_dir,
+                                   cas.at(table[i].ca).cert.get(), settings, now);
+      });
+    }
+    RunParallel(check_jobs, threads);
+  }
+  for (size_t i = 0; i < table.size(); ++i) {
+    const CertSpec& spec = table[i];
     if (spec.kind != CertKind::kLeaf) continue;
     CaState& ca = cas.at(spec.ca);
     std::string rel = Rel(state_dir, CertPath(state_dir, spec));
@@ -319,8 +336,7 @@ Result<PkiReport> EnsurePki(const Cluster& cluster, const fs::path& state_dir,
       // is unused.
       job->existed = false;
     } else {
-      LeafCheck check =
-          CheckLeaf(spec, state_dir, ca.cert.get(), settings, now);
+      LeafCheck& check = leaf_checks[i];
       if (check.check.status == CertStatus::kOk) {
         if (auto st = FixKeyMode(KeyPath(state_dir, spec)); !st) {
           return std::unexpected(st.error());

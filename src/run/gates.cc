@@ -90,12 +90,19 @@ class UnitWatch {
       : units_(std::move(units)), settle_(settle) {}
 
   GateVerdict Check(Transport& t, const std::string& host) {
+    // The host's uptime comes in the same call, so systemd's own timestamps
+    // tell how long each unit has been up: a unit that has run for longer
+    // than the settle window passes on the first poll (a no-change re-run
+    // waits for nothing), one that just (re)started is watched until it has.
     std::string cmd =
-        "systemctl show -p LoadState,ActiveState,SubState,NRestarts";
+        "cat /proc/uptime; systemctl show -p "
+        "LoadState,ActiveState,SubState,NRestarts,"
+        "ActiveEnterTimestampMonotonic";
     for (const std::string& u : units_) cmd += " " + u + ".service";
     auto r = t.Exec(cmd);
     if (!r) return Failv(host, r.error().message);
-    auto states = ParseSystemctlShow(r->out);
+    UnitSnapshot snapshot = ParseUnitSnapshot(r->out);
+    const auto& states = snapshot.units;
     if (r->exit_code != 0 || states.size() != units_.size()) {
       return Failv(host, "systemctl show failed: " + Trim(r->err + r->out));
     }
@@ -137,7 +144,13 @@ class UnitWatch {
         v.hopeless = s.n_restarts - seen.first_restarts >= kHopelessRestarts;
         return v;
       }
-      if (seen.polls < 2 || now - seen.since < settle_) {
+      const bool up_long_enough_by_systemd =
+          snapshot.host_now_us > 0 && s.active_enter_us > 0 &&
+          snapshot.host_now_us - s.active_enter_us >=
+              std::chrono::duration_cast<std::chrono::microseconds>(settle_)
+                  .count();
+      if (!up_long_enough_by_systemd &&
+          (seen.polls < 2 || now - seen.since < settle_)) {
         return Failv(host,
                      unit + ": active, waiting to see it stay up" + restarts,
                      unit);
@@ -801,8 +814,27 @@ std::vector<UnitState> ParseSystemctlShow(const std::string& out) {
       s.unit_file_state = value;
     else if (key == "NRestarts")
       s.n_restarts = value.empty() ? -1 : std::atoi(value.c_str());
+    else if (key == "ActiveEnterTimestampMonotonic")
+      s.active_enter_us = std::strtoll(value.c_str(), nullptr, 10);
   }
   return states;
+}
+
+UnitSnapshot ParseUnitSnapshot(const std::string& out) {
+  UnitSnapshot snapshot;
+  size_t eol = out.find('\n');
+  std::string first = out.substr(0, eol);
+  std::string rest = out;
+  if (!first.empty() && first.find('=') == std::string::npos) {
+    // "12345.67 23456.78": seconds since boot, then idle time.
+    char* end = nullptr;
+    double seconds = std::strtod(first.c_str(), &end);
+    if (end != first.c_str() && seconds > 0)
+      snapshot.host_now_us = static_cast<int64_t>(seconds * 1e6);
+    rest = eol == std::string::npos ? "" : out.substr(eol + 1);
+  }
+  snapshot.units = ParseSystemctlShow(rest);
+  return snapshot;
 }
 
 std::map<int, std::string> ParseListeningPorts(const std::string& ss_out) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -91,8 +92,19 @@ struct UnitState {
   std::string load_state;
   std::string unit_file_state;  // "enabled", "disabled", "static", ""
   int n_restarts = -1;
+  // ActiveEnterTimestampMonotonic: when the unit last became active, in
+  // microseconds of the host's CLOCK_MONOTONIC; 0 when not shown or never.
+  int64_t active_enter_us = 0;
 };
 std::vector<UnitState> ParseSystemctlShow(const std::string& out);
+
+// `cat /proc/uptime; systemctl show ...` output: the host's monotonic clock in
+// microseconds (0 when the first line is not an uptime) and the unit blocks.
+struct UnitSnapshot {
+  int64_t host_now_us = 0;
+  std::vector<UnitState> units;
+};
+UnitSnapshot ParseUnitSnapshot(const std::string& out);
 
 // The owning process of each listening TCP port in `ss -Htlnp` output.
 std::map<int, std::string> ParseListeningPorts(const std::string& ss_out);

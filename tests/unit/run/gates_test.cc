@@ -611,6 +611,62 @@ TEST_F(GatesTest, UnitGateSeesRestartCountMoving) {
             std::string::npos);
 }
 
+// systemd's ActiveEnterTimestampMonotonic against the host's uptime: a unit up
+// for longer than the settle window passes on the first poll; one that became
+// active 0.2 s ago is watched until the window has passed.
+TEST_F(GatesTest, UnitUpLongerThanSettleByItsOwnTimestampPassesAtOnce) {
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
+  Phase phase{"p", "", {}, {}, false, {"a"}, {}, {}};
+  phase.gate = Gate{GateKind::kUnitActive, std::chrono::seconds(5), {"etcd"}, 0, ""};
+  auto snapshot = [](const std::string& active_enter_us) {
+    return ExecResult{0,
+                      "5000.00 9000.00\nLoadState=loaded\nActiveState=active\n"
+                      "SubState=running\nNRestarts=0\nActiveEnterTimestampMonotonic=" +
+                          active_enter_us + "\n",
+                      ""};
+  };
+  auto run = [&](std::shared_ptr<FakeHost> fake) {
+    TransportPool pool([fake](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+      return std::unique_ptr<Transport>(std::make_unique<RecordingTransport>(h, fake));
+    });
+    GateContext ctx;
+    ctx.topology = &topo;
+    ctx.state_dir = state_;
+    ctx.transports = &pool;
+    ctx.poll = std::chrono::milliseconds(20);
+    ctx.settle = std::chrono::milliseconds(1000);
+    return RunGate(phase, ctx);
+  };
+
+  auto old = std::make_shared<FakeHost>();
+  old->Script("systemctl show", snapshot("1000000"));  // active since second 1
+  GateReport r = run(old);
+  EXPECT_TRUE(r.ok) << FormatGateFailure(r);
+  EXPECT_EQ(r.attempts, 1);
+
+  auto fresh = std::make_shared<FakeHost>();
+  fresh->Script("systemctl show", snapshot("4999800000"));  // 0.2 s before now
+  auto start = std::chrono::steady_clock::now();
+  GateReport f = run(fresh);
+  EXPECT_TRUE(f.ok) << FormatGateFailure(f);
+  EXPECT_GE(f.attempts, 2);
+  // The host clock in the fake stands still, so only our own watch can pass it.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+}
+
+TEST(ParseUnitSnapshot, UptimeLineThenBlocks) {
+  UnitSnapshot s = ParseUnitSnapshot(
+      "123.45 678.90\nActiveState=active\nActiveEnterTimestampMonotonic=42\n\n"
+      "ActiveState=failed\n");
+  EXPECT_EQ(s.host_now_us, 123450000);
+  ASSERT_EQ(s.units.size(), 2u);
+  EXPECT_EQ(s.units[0].active_enter_us, 42);
+  EXPECT_EQ(s.units[1].active_state, "failed");
+  UnitSnapshot without = ParseUnitSnapshot("ActiveState=active\n");
+  EXPECT_EQ(without.host_now_us, 0);
+  ASSERT_EQ(without.units.size(), 1u);
+}
+
 ExecResult Now(double offset) {
   double t = std::chrono::duration<double>(
                  std::chrono::system_clock::now().time_since_epoch())
