@@ -12,6 +12,7 @@
 
 #include "inventory/pod_cidr.h"
 #include "util/duration.h"
+#include "util/suggest.h"
 
 namespace hardway {
 
@@ -118,26 +119,6 @@ std::string Join(const Keys& keys) {
     out += k;
   }
   return out;
-}
-
-// Optimal string alignment distance: Levenshtein plus adjacent transpositions,
-// so that "pod_cdir" is one edit from "pod_cidr".
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1,
-                                     std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] =
-          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
 }
 
 // The closest candidate when it is close enough to be a typo, else empty.
