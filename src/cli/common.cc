@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "fetch/fetch.h"
+
 namespace hardway::cli {
 
 void AddInventoryOption(CLI::App* cmd, CommonOptions& opts) {
@@ -27,6 +29,16 @@ std::optional<Cluster> LoadClusterOrReport(const CommonOptions& opts, int* exit_
     std::cerr << inventory.error().size() << " error(s) in " << opts.inventory << "\n";
     *exit_code = ExitCodeFor(ErrorKind::kValidation);
     return std::nullopt;
+  }
+  // artifacts.bundle: the bundle, unpacked once into the cache and checked
+  // member by member, serves as the artifacts folder (offline).
+  if (!inventory->artifacts.bundle.empty()) {
+    auto dir = BundleArtifactsDir(*inventory);
+    if (!dir) {
+      *exit_code = ReportError(dir.error());
+      return std::nullopt;
+    }
+    inventory->artifacts.dir = *dir;
   }
   return Cluster::Resolve(*inventory);
 }
