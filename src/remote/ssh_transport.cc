@@ -76,7 +76,7 @@ class ChannelTunnel : public Tunnel {
         return Fail(ErrorKind::kConnection,
                     "tunnel read failed: " + session_->LastError(), where_);
       }
-      if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
+      if (auto w = WaitUntilDeadline(); !w) return std::unexpected(w.error());
     }
   }
 
@@ -88,11 +88,29 @@ class ChannelTunnel : public Tunnel {
         return Fail(ErrorKind::kConnection,
                     "tunnel write failed: " + session_->LastError(), where_);
       }
-      if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
+      if (auto w = WaitUntilDeadline(); !w) return std::unexpected(w.error());
     }
   }
 
+  void SetDeadline(Deadline deadline) override { deadline_ = deadline; }
+
  private:
+  Status WaitUntilDeadline() {
+    if (deadline_ != kNoDeadline && Clock::now() >= deadline_) {
+      return Fail(ErrorKind::kConnection,
+                  "timed out: no data before the deadline", where_);
+    }
+    auto w = session_->Wait(deadline_);
+    if (!w && deadline_ != kNoDeadline &&
+        (Clock::now() >= deadline_ ||
+         w.error().message.starts_with("timed out"))) {
+      return Fail(ErrorKind::kConnection,
+                  "timed out: no data before the deadline", where_);
+    }
+    return w;
+  }
+
+  Deadline deadline_ = kNoDeadline;
   const SshSession* session_;
   LIBSSH2_CHANNEL* channel_;
   std::string where_;

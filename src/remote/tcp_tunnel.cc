@@ -3,11 +3,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <optional>
 
 namespace hardway {
 namespace {
@@ -19,6 +22,8 @@ class TcpTunnel : public Tunnel {
 
   Result<size_t> Read(std::span<char> buf) override {
     while (true) {
+      if (auto ready = WaitFor(POLLIN); !ready)
+        return std::unexpected(ready.error());
       ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
       if (n >= 0) return static_cast<size_t>(n);
       if (errno == EINTR) continue;
@@ -34,6 +39,8 @@ class TcpTunnel : public Tunnel {
   Result<size_t> Write(std::span<const char> buf) override {
     size_t done = 0;
     while (done < buf.size()) {
+      if (auto ready = WaitFor(POLLOUT); !ready)
+        return std::unexpected(ready.error());
       ssize_t n = send(fd_, buf.data() + done, buf.size() - done, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -50,8 +57,33 @@ class TcpTunnel : public Tunnel {
     return done;
   }
 
+  void SetDeadline(std::chrono::steady_clock::time_point deadline) override {
+    deadline_ = deadline;
+  }
+
  private:
+  // Waits until the socket is ready for `events` or the deadline passes.
+  Status WaitFor(short events) {
+    if (!deadline_) return {};
+    while (true) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          *deadline_ - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, events, 0};
+      int rc = poll(&p, 1,
+                    static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+      if (rc > 0) return {};
+      if (rc < 0 && errno != EINTR) {
+        return Fail(ErrorKind::kConnection,
+                    std::string("poll: ") + std::strerror(errno));
+      }
+    }
+    return Fail(ErrorKind::kConnection,
+                "timed out: no data before the deadline", "127.0.0.1");
+  }
+
   int fd_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
 }  // namespace

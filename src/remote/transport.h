@@ -3,6 +3,7 @@
 // fault-injecting wrapper) the way leveldb swaps its Env.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -48,6 +49,13 @@ class Tunnel {
   // Blocking; returns 0 at end of stream.
   virtual Result<size_t> Read(std::span<char> buf) = 0;
   virtual Result<size_t> Write(std::span<const char> buf) = 0;
+  // From now on, a Read or Write still waiting at `deadline` (steady clock)
+  // fails with ErrorKind::kConnection and a message starting "timed out"
+  // instead of blocking on: a server that accepts the connection and then says
+  // nothing cannot hang its caller. The default does nothing (no deadline).
+  virtual void SetDeadline(std::chrono::steady_clock::time_point deadline) {
+    (void)deadline;
+  }
 };
 
 class Transport {

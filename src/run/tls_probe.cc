@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 
+#include "util/duration.h"
 #include "util/net.h"
 
 namespace hardway {
@@ -31,7 +32,17 @@ struct BioState {
   Tunnel* tunnel = nullptr;
   std::string error;  // the tunnel's own failure, if any
   bool eof = false;
+  // Set when the tunnel failed because TlsOptions::timeout ran out.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  bool timed_out = false;
 };
+
+// Tunnels word their deadline errors "timed out: ..." (transport.h).
+void NoteTimeout(BioState* st) {
+  if (st->deadline && (st->error.starts_with("timed out") ||
+                       std::chrono::steady_clock::now() >= *st->deadline))
+    st->timed_out = true;
+}
 
 int BioWrite(BIO* bio, const char* data, int len) {
   auto* st = static_cast<BioState*>(BIO_get_data(bio));
@@ -40,6 +51,7 @@ int BioWrite(BIO* bio, const char* data, int len) {
       st->tunnel->Write(std::span<const char>(data, static_cast<size_t>(len)));
   if (!n) {
     st->error = n.error().message;
+    NoteTimeout(st);
     return -1;
   }
   return static_cast<int>(*n);
@@ -51,6 +63,7 @@ int BioRead(BIO* bio, char* data, int len) {
   auto n = st->tunnel->Read(std::span<char>(data, static_cast<size_t>(len)));
   if (!n) {
     st->error = n.error().message;
+    NoteTimeout(st);
     return -1;
   }
   if (*n == 0) st->eof = true;
@@ -206,6 +219,10 @@ std::string DescribeFailure(const VerifyInfo& info, const BioState& bio,
                             const TlsOptions& tls, const char* stage) {
   if (info.error != 0) return DescribeVerifyError(info.error, info.cert, tls);
   std::string errors = OpensslErrors();
+  if (bio.timed_out) {
+    return "no answer within " + FormatDuration(tls.timeout) + " during " +
+           stage + " (the server accepted the connection but did not respond)";
+  }
   if (Contains(errors, "alert certificate required") ||
       Contains(errors, "alert bad certificate") ||
       Contains(errors, "alert unknown ca") ||
@@ -387,7 +404,11 @@ Result<HttpResponse> HttpsRequest(Tunnel& tunnel, const TlsOptions& tls,
   if (!tls.expected_name.empty() && !Ipv4::Parse(tls.expected_name)) {
     SSL_set_tlsext_host_name(ssl.get(), tls.expected_name.c_str());
   }
-  BioState bio_state{&tunnel, {}, false};
+  BioState bio_state{&tunnel, {}, false, std::nullopt, false};
+  if (tls.timeout.count() > 0) {
+    bio_state.deadline = std::chrono::steady_clock::now() + tls.timeout;
+    tunnel.SetDeadline(*bio_state.deadline);
+  }
   BIO* bio = BIO_new(TunnelBioMethod());
   BIO_set_data(bio, &bio_state);
   SSL_set_bio(ssl.get(), bio, bio);

@@ -8,6 +8,7 @@
 
 #include <openssl/x509.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -28,6 +29,10 @@ struct TlsOptions {
   // Client identity presented to the server (mutual TLS); empty: none.
   std::filesystem::path cert_file;
   std::filesystem::path key_file;
+  // The whole exchange (handshake, request, response) must finish within this
+  // long once the tunnel is open, so a server that accepts the connection and
+  // then stalls cannot hang a gate or doctor. Zero: no limit.
+  std::chrono::milliseconds timeout{10'000};
 };
 
 struct HttpRequest {

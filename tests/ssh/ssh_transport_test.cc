@@ -160,6 +160,34 @@ TEST_F(SshTest, ReadFileAndTunnel) {
   EXPECT_EQ(r->out, "still\n");
 }
 
+TEST_F(SshTest, TunnelReadToASilentServerEndsAtItsDeadline) {
+  auto t = MustConnect(sshd_->MakeHost("node-0"));
+  ASSERT_TRUE(t);
+  // Listening, never answering: sshd connects, then nothing comes back.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto tunnel = t->OpenTunnel("127.0.0.1", ntohs(addr.sin_port));
+  ASSERT_TRUE(tunnel) << tunnel.error().ToString();
+  (*tunnel)->SetDeadline(std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(300));
+  char buf[64];
+  auto n = (*tunnel)->Read(buf);
+  ASSERT_FALSE(n);
+  EXPECT_THAT(n.error().message, ::testing::StartsWith("timed out"));
+  tunnel->reset();
+  ::close(fd);
+  // The session is still usable after the tunnel gave up.
+  auto r = t->Exec("echo still");
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->out, "still\n");
+}
+
 TEST_F(SshTest, LargeUploadStreamsFromDiskThenSkipsUnchanged) {
   TempDir local;
   auto src = local / "big.bin";
