@@ -12,7 +12,7 @@ packages=(
   # fetch tests: a local HTTP mirror
   python3
   # ssh tier: a real sshd and client, peers for the benchmarks
-  openssh-server openssh-client pssh
+  openssh-server openssh-client pssh sudo
   # benchmarks and testbed
   openssl debootstrap systemd-container iproute2 graphviz
 )

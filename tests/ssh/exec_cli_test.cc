@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "sshd_fixture.h"
 
@@ -98,6 +100,47 @@ TEST_F(ExecCli, UnreachableHostIsReportedAndFailsTheRun) {
   EXPECT_THAT(r.out, HasSubstr("node-1 | error:"));
   EXPECT_THAT(r.out, HasSubstr("connection refused"));
   EXPECT_THAT(r.out, HasSubstr("1 could not be reached"));
+}
+
+}  // namespace
+}  // namespace hardway
+
+namespace hardway {
+namespace {
+
+// `hardway check` on hosts that have SSH but no cluster: every gate of the
+// playbook runs, each host gets a row, the failing gates name the host and the
+// missing unit, and the exit code is the gate failure's (5). Read-only: the
+// hosts have no new files afterwards.
+TEST_F(ExecCli, CheckRunsEveryGateAndNamesTheFailingHost) {
+  CliRun table = Hardway("check -i " + inventory_ + " --timeout 1s");
+  EXPECT_EQ(table.exit_code, 5) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("GATE"));
+  for (const char* gate :
+       {"preflight (preflight)", "pki (pki_valid)", "etcd (etcd_healthy)"}) {
+    EXPECT_THAT(table.out, HasSubstr(gate)) << table.out;
+  }
+  // node-0 is the only etcd member: its row of the etcd gate fails.
+  EXPECT_THAT(table.out,
+              ::testing::ContainsRegex("etcd \\(etcd_healthy\\) +node-0 +FAIL"))
+      << table.out;
+
+  CliRun json =
+      Hardway("check -i " + inventory_ + " --timeout 1s --output json");
+  EXPECT_EQ(json.exit_code, 5) << json.out;
+  int rows = 0, etcd_fail_node0 = 0;
+  std::istringstream lines(json.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"event\":\"check\"") == std::string::npos) continue;
+    ++rows;
+    if (line.find("\"phase\":\"etcd\"") != std::string::npos &&
+        line.find("\"host\":\"node-0\"") != std::string::npos &&
+        line.find("\"ok\":false") != std::string::npos)
+      ++etcd_fail_node0;
+  }
+  EXPECT_GE(rows, 3) << json.out;
+  EXPECT_EQ(etcd_fail_node0, 1) << json.out;
+  EXPECT_FALSE(std::filesystem::exists("/etc/hardway/pod-routes"));
 }
 
 }  // namespace
