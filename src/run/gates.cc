@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fetch/layout.h"
 #include "pki/check.h"
 #include "run/rbac.h"
 #include "run/tls_probe.h"
@@ -608,6 +609,11 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
     case GateKind::kPreflight:
       each_host([&](const GateHost& h) {
         std::string arch = ctx.expected_arch;
+        // Hosts of two architectures get artifacts/<arch>/, checked against
+        // hosts[].arch before `up`: each host is held to its own.
+        if (ctx.cluster && PerArchLayout(*ctx.cluster)) {
+          if (const Host* host = ctx.cluster->host(h.name)) arch = host->arch;
+        }
         return [h, arch](Transport* t) { return PreflightCheck(*t, h, arch); };
       });
       break;

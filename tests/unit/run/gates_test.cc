@@ -734,6 +734,35 @@ TEST_F(GatesTest, Preflight) {
   EXPECT_NE(wrong.verdicts[0].detail.find(
                 "CPU architecture is aarch64 but the artifacts are x86_64"),
             std::string::npos);
+
+  // Hosts of two architectures: each is held to its own hosts[].arch, not to
+  // the first artifact's.
+  auto mixed = [](const std::string& cp_arch, const std::string& w_arch) {
+    auto inv = ParseInventory(
+        "cluster: {name: mixed}\nhosts:\n"
+        "  - {name: cp-0, address: 10.0.0.1, roles: [etcd, controlplane], "
+        "arch: " +
+            cp_arch +
+            "}\n"
+            "  - {name: w-0, address: 10.0.0.2, roles: [worker], arch: " +
+            w_arch + "}\n",
+        "/mixed.yaml");
+    EXPECT_TRUE(inv);
+    return Cluster::Resolve(inv ? *inv : Inventory{});
+  };
+  Cluster arm_cp = mixed("arm64", "amd64");
+  ctx.cluster = &arm_cp;
+  GateReport own = RunGate(phase, ctx, std::chrono::milliseconds(50));
+  EXPECT_TRUE(own.ok) << FormatGateFailure(own);
+  Cluster amd_cp = mixed("amd64", "arm64");
+  ctx.cluster = &amd_cp;
+  ctx.expected_arch = "aarch64";
+  GateReport other = RunGate(phase, ctx, std::chrono::milliseconds(50));
+  ASSERT_FALSE(other.ok);
+  EXPECT_NE(other.verdicts[0].detail.find(
+                "CPU architecture is aarch64 but the artifacts are amd64"),
+            std::string::npos)
+      << other.verdicts[0].detail;
 }
 
 TEST_F(GatesTest, PodRoutes) {
