@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <sstream>
@@ -222,6 +223,16 @@ Downloader::Outcome Downloader::Perform(Request& r) {
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &r);
+  // A mirror on this machine is never reached through a proxy; the user's
+  // no_proxy list still applies.
+  std::string no_proxy = "localhost,127.0.0.1,::1";
+  for (const char* var : {"no_proxy", "NO_PROXY"}) {
+    if (const char* v = std::getenv(var); v && *v) {
+      no_proxy = std::string(v) + "," + no_proxy;
+      break;
+    }
+  }
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, no_proxy.c_str());
   if (r.offset > 0)
     curl_easy_setopt(curl, CURLOPT_RESUME_FROM_LARGE,
                      static_cast<curl_off_t>(r.offset));
