@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -224,31 +225,33 @@ Status WriteBundle(const fs::path& artifacts_dir,
         std::string("cannot write the bundle: ") + archive_error_string(a),
         out.string());
   }
+  // One member: `content`, or the file `src` streamed in and checked against
+  // `expected_sha` on the way (a bundle never holds an unverified file).
   auto add = [&](const std::string& name, const fs::path* src,
                  const std::string& content, const std::string& expected_sha,
                  mode_t perm) -> Status {
-    std::string data = content;
+    std::ifstream in;
+    uint64_t size = content.size();
     if (src) {
-      auto bytes = ReadFile(*src);
-      if (!bytes) {
+      std::error_code size_ec;
+      size = fs::file_size(*src, size_ec);
+      in.open(*src, std::ios::binary);
+      if (size_ec || !in) {
         return Fail(ErrorKind::kIo,
                     "cannot read " + src->string() + " for the bundle",
                     artifacts_dir.string(),
                     "run `hardway fetch` without --bundle first");
       }
-      data = std::move(*bytes);
-      std::string sha = Sha256Hex(data);
-      if (sha != expected_sha) {
-        return Fail(ErrorKind::kValidation,
-                    name + " has sha256 " + sha + " but the manifest says " +
-                        expected_sha,
-                    src->string(),
-                    "the artifacts folder changed; run `hardway fetch` again");
-      }
     }
+    auto write_error = [&] {
+      return Fail(
+          ErrorKind::kIo,
+          std::string("cannot write the bundle: ") + archive_error_string(a),
+          out.string());
+    };
     archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+    archive_entry_set_size(e, static_cast<la_int64_t>(size));
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, perm);
     archive_entry_set_mtime(e, kBundleMtime, 0);
@@ -258,18 +261,37 @@ Status WriteBundle(const fs::path& artifacts_dir,
     archive_entry_set_gname(e, "root");
     bool ok = archive_write_header(a, e) == ARCHIVE_OK;
     archive_entry_free(e);
-    size_t done = 0;
-    while (ok && done < data.size()) {
-      la_ssize_t n =
-          archive_write_data(a, data.data() + done, data.size() - done);
-      ok = n > 0;
-      done += ok ? static_cast<size_t>(n) : 0;
+    if (!ok) return write_error();
+    auto put = [&](const char* data, size_t n) {
+      while (n > 0) {
+        la_ssize_t w = archive_write_data(a, data, n);
+        if (w <= 0) return false;
+        data += w;
+        n -= static_cast<size_t>(w);
+      }
+      return true;
+    };
+    if (!src)
+      return put(content.data(), content.size()) ? Status{} : write_error();
+    Sha256Stream hash;
+    std::vector<char> buf(1 << 20);
+    uint64_t total = 0;
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      size_t n = static_cast<size_t>(in.gcount());
+      if (n == 0) break;
+      total += n;
+      if (total > size) break;  // grew while being read: the sum tells
+      hash.Update(buf.data(), n);
+      if (!put(buf.data(), n)) return write_error();
     }
-    if (!ok) {
-      return Fail(
-          ErrorKind::kIo,
-          std::string("cannot write the bundle: ") + archive_error_string(a),
-          out.string());
+    std::string sha = hash.HexDigest();
+    if (total != size || sha != expected_sha) {
+      return Fail(ErrorKind::kValidation,
+                  name + " has sha256 " + sha + " but the manifest says " +
+                      expected_sha,
+                  src->string(),
+                  "the artifacts folder changed; run `hardway fetch` again");
     }
     return {};
   };
