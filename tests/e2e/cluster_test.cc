@@ -323,6 +323,24 @@ TEST(E2e, RerunUploadsNothingAndRestartsNothing) {
   EXPECT_EQ(run.summary.value("bytes_uploaded", -1), 0) << run.text;
   EXPECT_EQ(run.summary.value("units_restarted", -1), 0) << run.text;
   EXPECT_EQ(run.summary.value("steps_changed", -1), 0) << run.text;
+  // Node preparation is checked before it acts: every check passes, nothing runs.
+  std::vector<json> prepare;
+  for (const json& e : run.Of("phase_done")) {
+    if (e.value("phase", "") == "prepare") prepare.push_back(e);
+  }
+  ASSERT_EQ(prepare.size(), 1u) << run.text;
+  EXPECT_EQ(prepare[0].value("changed", -1), 0) << run.text;
+  EXPECT_GT(prepare[0].value("steps", 0), 0) << run.text;
+}
+
+TEST(E2e, EveryHostIsPreparedAndPersistsIt) {
+  for (const std::string& h : AllHosts()) {
+    Cmd files = OverSsh(h, "grep -qx br_netfilter /etc/modules-load.d/hardway.conf && "
+                           "grep -q '^net.ipv4.ip_forward = 1$' /etc/sysctl.d/99-kubernetes.conf "
+                           "&& cat /proc/sys/net/ipv4/ip_forward");
+    EXPECT_EQ(files.code, 0) << h << ":\n" << files.out;
+    EXPECT_EQ(files.out, "1\n") << h;
+  }
 }
 
 TEST(E2e, SchedulerSettingRestartsOnlyTheScheduler) {
