@@ -362,7 +362,7 @@ Finding CheckDeployedCert(const DeployedCert& dc, const CaSet& cas,
   return f;
 }
 
-Finding CheckClock(const std::string& host, double offset) {
+Finding CheckClock(const std::string& host, double offset, double round_trip) {
   Finding f{.check = "clock",
             .subject = host,
             .host = host,
@@ -377,7 +377,8 @@ Finding CheckClock(const std::string& host, double offset) {
                   std::fabs(offset), offset > 0 ? "ahead of" : "behind");
     f.verdict = Verdict::kFail;
   } else {
-    std::snprintf(buf, sizeof buf, "offset %+.0f ms", offset * 1000);
+    std::snprintf(buf, sizeof buf, "offset %+.0f ms (round trip %.0f ms)",
+                  offset * 1000, round_trip * 1000);
   }
   f.cause = buf;
   return f;

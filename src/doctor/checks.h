@@ -91,9 +91,11 @@ Finding CheckDeployedCert(const DeployedCert& cert, const CaSet& cas,
                           TimePoint now,
                           std::chrono::milliseconds renew_before);
 
-// The host's clock against ours (offset = host - local, seconds). Fails at
-// >= 1 s like preflight.
-Finding CheckClock(const std::string& host, double offset_seconds);
+// The host's clock against ours (offset = host - local at the midpoint of a
+// round trip of `round_trip_seconds`, which bounds the error). Fails at >= 1 s
+// like preflight.
+Finding CheckClock(const std::string& host, double offset_seconds,
+                   double round_trip_seconds);
 
 // A unit's state from `systemctl show` and the tail of its journal (shown
 // when it is not active or has restarted).

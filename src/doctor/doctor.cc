@@ -146,6 +146,7 @@ class Doctor {
     std::string not_tested;  // why not
     std::optional<HttpResponse> response;
     std::string error;  // TLS or connection failure in words
+    std::string path;   // what was asked once connected
   };
   struct Slot {
     const HostWork* work = nullptr;
@@ -168,7 +169,8 @@ class Doctor {
                                           .tested = false,
                                           .not_tested = "",
                                           .response = std::nullopt,
-                                          .error = ""});
+                                          .error = "",
+                                          .path = ""});
     }
   }
 
@@ -312,8 +314,10 @@ class Doctor {
     std::string path = "/version";
     if (l.server.component == Component::kEtcd && l.port == 2379)
       path = "/health";
-    if (l.server.component == Component::kKubelet) path = "/healthz";
+    // The kubelet: a path the API server's RBAC role grants (nodes/proxy).
+    if (l.server.component == Component::kKubelet) path = "/pods";
     p.tested = true;
+    p.path = path;
     auto r = HttpsVia(*slot.transport, l.dial_host, l.port, tls,
                       HttpRequest{"GET", path, {}, {}, {}});
     if (r) {
@@ -338,7 +342,7 @@ class Doctor {
     }
     const HostFacts& f = *slot.facts;
     if (f.clock_offset) {
-      out.push_back(CheckClock(host, *f.clock_offset));
+      out.push_back(CheckClock(host, *f.clock_offset, f.clock_round_trip));
     } else {
       out.push_back(Finding{.check = "clock",
                             .subject = host,
@@ -484,8 +488,8 @@ class Doctor {
       } else if (p->response && p->response->status != 401) {
         f.verdict = Verdict::kOk;
         f.cause = "mutual TLS to " + target + " with the deployed " +
-                  l.client.credential.cert + " credentials; HTTP " +
-                  std::to_string(p->response->status);
+                  l.client.credential.cert + " credentials; GET " + p->path +
+                  ": HTTP " + std::to_string(p->response->status);
       } else {
         // A TLS failure, or HTTP 401: the server took the connection but not
         // our certificate (as kube-apiserver does with a bad client cert).

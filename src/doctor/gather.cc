@@ -93,6 +93,8 @@ HostFacts GatherHost(Transport& t, const HostWork& work) {
                          (before + (after - before) / 2).time_since_epoch())
                          .count();
       facts.clock_offset = remote - local;
+      facts.clock_round_trip =
+          std::chrono::duration<double>(after - before).count();
     }
   }
 

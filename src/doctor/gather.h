@@ -42,6 +42,7 @@ struct HostFacts {
   std::string host;
   // The host's clock minus ours at the midpoint of the round trip (seconds).
   std::optional<double> clock_offset;
+  double clock_round_trip = 0;  // seconds; bounds the offset's error
   std::string clock_error;
   bool files_listed = false;
   std::string files_error;

@@ -447,14 +447,14 @@ TEST(Units, NotInstalled) {
 }
 
 TEST(Clock, SkewOfASecondFails) {
-  Finding f = CheckClock("node-1", 1.42);
+  Finding f = CheckClock("node-1", 1.42, 0.01);
   EXPECT_EQ(f.verdict, Verdict::kFail);
   EXPECT_THAT(f.cause, HasSubstr("clock is 1.4 s ahead of this machine's"));
-  EXPECT_EQ(CheckClock("node-1", -2.0).verdict, Verdict::kFail);
-  EXPECT_THAT(CheckClock("node-1", -2.0).cause, HasSubstr("behind"));
-  Finding ok = CheckClock("node-1", 0.012);
+  EXPECT_EQ(CheckClock("node-1", -2.0, 0.01).verdict, Verdict::kFail);
+  EXPECT_THAT(CheckClock("node-1", -2.0, 0.01).cause, HasSubstr("behind"));
+  Finding ok = CheckClock("node-1", 0.012, 0.0304);
   EXPECT_EQ(ok.verdict, Verdict::kOk);
-  EXPECT_EQ(ok.cause, "offset +12 ms");
+  EXPECT_EQ(ok.cause, "offset +12 ms (round trip 30 ms)");
 }
 
 // --- kubeconfigs ------------------------------------------------------------
