@@ -42,15 +42,18 @@ Cmd Sh(const std::string& command) {
   if (!pipe) return result;
   char buf[4096];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.out.append(buf, n);
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0)
+    result.out.append(buf, n);
   int status = ::pclose(pipe);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }
 
 std::string Quote(const std::string& s) {
   std::string out = "'";
-  for (char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  for (char c : s)
+    out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
 
@@ -106,9 +109,11 @@ std::string Slurp(const fs::path& p) {
 
 // Writes `bytes` over `path` in the machine; an existing file keeps its mode
 // and owner (the shell truncates it in place).
-void Put(const std::string& machine, const std::string& path, const std::string& bytes) {
-  Cmd put = InMachine(machine, "umask 077; echo " + hardway::Base64Encode(bytes) +
-                                   " | base64 -d > " + path);
+void Put(const std::string& machine, const std::string& path,
+         const std::string& bytes) {
+  Cmd put =
+      InMachine(machine, "umask 077; echo " + hardway::Base64Encode(bytes) +
+                             " | base64 -d > " + path);
   ASSERT_EQ(put.code, 0) << put.out;
 }
 
@@ -133,7 +138,8 @@ std::string Reissue(const std::string& stem, const std::string& ca,
   req.not_before = std::chrono::system_clock::now() - hours(1);
   req.not_after = info.not_after;
   edit(req);
-  auto cert = hardway::IssueCertificate(req, key->get(), ca_cert->get(), ca_key->get());
+  auto cert =
+      hardway::IssueCertificate(req, key->get(), ca_cert->get(), ca_key->get());
   EXPECT_TRUE(cert) << (cert ? "" : cert.error().ToString());
   return cert ? hardway::CertificateToPem(cert->get()) : "";
 }
@@ -152,16 +158,19 @@ class Environment : public ::testing::Environment {
     ASSERT_EQ(::geteuid(), 0u) << "the e2e tier needs root (CI runs as root)";
     fs::remove_all(State());
     fs::create_directories(Artifacts());
-    Cmd artifacts = Sh(std::string(HARDWAY_ARTIFACTS_SCRIPT) + " " + Artifacts().string());
+    Cmd artifacts =
+        Sh(std::string(HARDWAY_ARTIFACTS_SCRIPT) + " " + Artifacts().string());
     ASSERT_EQ(artifacts.code, 0) << artifacts.out;
     Cmd standins = Sh("cp -f " + std::string(HARDWAY_STANDINS_DIR) + "/* " +
                       Artifacts().string() + "/");
     ASSERT_EQ(standins.code, 0) << standins.out;
-    Cmd manifest = Sh("cd " + Artifacts().string() +
-                      " && find . -type f ! -name SHA256SUMS | sort | xargs sha256sum > "
-                      "SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS");
+    Cmd manifest =
+        Sh("cd " + Artifacts().string() +
+           " && find . -type f ! -name SHA256SUMS | sort | xargs sha256sum > "
+           "SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS");
     ASSERT_EQ(manifest.code, 0) << manifest.out;
-    Cmd up = Sh(kTestbed + " up 5 --controllers 3 --artifacts " + Artifacts().string());
+    Cmd up = Sh(kTestbed + " up 5 --controllers 3 --artifacts " +
+                Artifacts().string());
     ASSERT_EQ(up.code, 0) << up.out;
     std::string generated = Sh(kTestbed + " inventory").out;
     generated = generated.substr(0, generated.find('\n'));
@@ -179,11 +188,15 @@ TEST(Doctor, CleanAfterUpAndEveryLinkTestedLive) {
   Cmd doctor = Doctor();
   ASSERT_EQ(doctor.code, 0) << doctor.out;
   EXPECT_NE(Row(doctor, "^doctor: 0 failed, "), "") << doctor.out;
-  EXPECT_NE(Row(doctor, "^link +hardway → kube-apiserver controller-2 +ok +mutual TLS to "
-                        "10\\.213\\.0\\.12:6443"),
+  EXPECT_NE(
+      Row(doctor,
+          "^link +hardway → kube-apiserver controller-2 +ok +mutual TLS to "
+          "10\\.213\\.0\\.12:6443"),
+      "")
+      << doctor.out;
+  EXPECT_NE(Row(doctor, "^link +etcd controller-0 → etcd controller-1 +ok "),
             "")
       << doctor.out;
-  EXPECT_NE(Row(doctor, "^link +etcd controller-0 → etcd controller-1 +ok "), "") << doctor.out;
 
   Cmd as_json = Sh(HardwayCmd("doctor", "--output json") + " 2>/dev/null");
   ASSERT_EQ(as_json.code, 0) << as_json.out;
@@ -194,18 +207,20 @@ TEST(Doctor, CleanAfterUpAndEveryLinkTestedLive) {
     EXPECT_NE(f.value("verdict", ""), "fail") << f.dump();
     if (f.value("check", "") == "link") ++links;
   }
-  // 9 apiserver→etcd, 6 peer, 6 controller-manager/scheduler, 2 kubelet, 2 kube-proxy,
-  // 6 apiserver→kubelet, 3 hardway→etcd, 3 hardway→apiserver.
+  // 9 apiserver→etcd, 6 peer, 6 controller-manager/scheduler, 2 kubelet, 2
+  // kube-proxy, 6 apiserver→kubelet, 3 hardway→etcd, 3 hardway→apiserver.
   EXPECT_EQ(links, 37u);
 }
 
 TEST(Doctor, ExpiredKubeletClientCertificate) {
-  std::string expired = Reissue("kubelet-node-1", "ca", [](hardway::IssueRequest& r) {
-    auto now = std::chrono::system_clock::now();
-    r.not_before = now - hours(24 * 40);
-    r.not_after = now - hours(24 * 3 + 1);
-  });
-  std::string kubeconfig = Slurp(State() / "kubeconfigs" / "kubelet-node-1.kubeconfig");
+  std::string expired =
+      Reissue("kubelet-node-1", "ca", [](hardway::IssueRequest& r) {
+        auto now = std::chrono::system_clock::now();
+        r.not_before = now - hours(24 * 40);
+        r.not_after = now - hours(24 * 3 + 1);
+      });
+  std::string kubeconfig =
+      Slurp(State() / "kubeconfigs" / "kubelet-node-1.kubeconfig");
   std::string old = hardway::Base64Encode(Slurp(Pki("kubelet-node-1.crt")));
   size_t at = kubeconfig.find(old);
   ASSERT_NE(at, std::string::npos);
@@ -216,48 +231,59 @@ TEST(Doctor, ExpiredKubeletClientCertificate) {
   EXPECT_EQ(doctor.code, 5) << doctor.out;
   auto cert = hardway::ParseCertificatePem(expired, "expired");
   ASSERT_TRUE(cert);
-  std::string date = hardway::FormatDate(hardway::InspectCertificate(cert->get()).not_after);
-  EXPECT_NE(Row(doctor, FailRow("link", "kubelet node-1 → kube-apiserver controller-0",
-                                "client certificate expired " + date + " (3 days ago)")),
-            "")
+  std::string date =
+      hardway::FormatDate(hardway::InspectCertificate(cert->get()).not_after);
+  EXPECT_NE(
+      Row(doctor,
+          FailRow("link", "kubelet node-1 → kube-apiserver controller-0",
+                  "client certificate expired " + date + " (3 days ago)")),
+      "")
       << doctor.out;
-  EXPECT_NE(Row(doctor, FailRow("cert",
-                                "kubelet-node-1 cert in /etc/kubernetes/kubelet.conf on node-1",
-                                "expired " + date + " (3 days ago)")),
-            "")
+  EXPECT_NE(
+      Row(doctor,
+          FailRow(
+              "cert",
+              "kubelet-node-1 cert in /etc/kubernetes/kubelet.conf on node-1",
+              "expired " + date + " (3 days ago)")),
+      "")
       << doctor.out;
   RepairedByUp("expired kubelet certificate");
 }
 
 TEST(Doctor, EtcdClientCertificateFromTheClusterCa) {
-  std::string wrong = Reissue("apiserver-etcd-client", "ca", [](hardway::IssueRequest&) {});
+  std::string wrong =
+      Reissue("apiserver-etcd-client", "ca", [](hardway::IssueRequest&) {});
   Put("controller-0", "/etc/kubernetes/pki/apiserver-etcd-client.crt", wrong);
 
   Cmd doctor = Doctor();
   EXPECT_EQ(doctor.code, 5) << doctor.out;
   for (const char* member : {"controller-0", "controller-1", "controller-2"}) {
-    EXPECT_NE(Row(doctor, FailRow("link",
-                                  std::string("kube-apiserver controller-0 → etcd ") + member,
-                                  std::string("etcd ") + member +
-                                      " rejects apiserver-etcd-client from controller-0: "
-                                      "signed by ca, etcd trusts etcd/ca")),
-              "")
+    EXPECT_NE(
+        Row(doctor,
+            FailRow("link",
+                    std::string("kube-apiserver controller-0 → etcd ") + member,
+                    std::string("etcd ") + member +
+                        " rejects apiserver-etcd-client from controller-0: "
+                        "signed by ca, etcd trusts etcd/ca")),
+        "")
         << doctor.out;
   }
-  EXPECT_NE(Row(doctor, FailRow("cert", "apiserver-etcd-client cert on controller-0",
-                                "signed by ca, etcd trusts etcd/ca")),
-            "")
+  EXPECT_NE(
+      Row(doctor, FailRow("cert", "apiserver-etcd-client cert on controller-0",
+                          "signed by ca, etcd trusts etcd/ca")),
+      "")
       << doctor.out;
   RepairedByUp("etcd client certificate from the cluster CA");
 }
 
 TEST(Doctor, ApiserverCertificateWithoutOneControllersAddress) {
-  std::string lacking = Reissue("apiserver", "ca", [](hardway::IssueRequest& r) {
-    std::erase(r.ip_sans, "10.213.0.11");
-  });
-  // Not restarted: the stand-in kube-apiserver refuses to start with a cert that does not
-  // cover its --advertise-address, so the running one keeps serving the good cert and only
-  // the deployed file is wrong, which is what doctor must find.
+  std::string lacking = Reissue(
+      "apiserver", "ca",
+      [](hardway::IssueRequest& r) { std::erase(r.ip_sans, "10.213.0.11"); });
+  // Not restarted: the stand-in kube-apiserver refuses to start with a cert
+  // that does not cover its --advertise-address, so the running one keeps
+  // serving the good cert and only the deployed file is wrong, which is what
+  // doctor must find.
   Put("controller-1", "/etc/kubernetes/pki/apiserver.crt", lacking);
 
   Cmd doctor = Doctor();
@@ -266,24 +292,32 @@ TEST(Doctor, ApiserverCertificateWithoutOneControllersAddress) {
                                 "lacks SAN 10.213.0.11, which hardway dials")),
             "")
       << doctor.out;
-  EXPECT_NE(Row(doctor, FailRow("file", "controller-1 /etc/kubernetes/pki/apiserver.crt",
-                                "differs from the state dir (pki/apiserver.crt)")),
-            "")
+  EXPECT_NE(
+      Row(doctor,
+          FailRow("file", "controller-1 /etc/kubernetes/pki/apiserver.crt",
+                  "differs from the state dir (pki/apiserver.crt)")),
+      "")
       << doctor.out;
   RepairedByUp("apiserver certificate without 10.213.0.11");
 }
 
 TEST(Doctor, PrivateKeyReadableByOthers) {
-  ASSERT_EQ(InMachine("controller-2", "chmod 0644 /etc/kubernetes/pki/apiserver.key").code, 0);
+  ASSERT_EQ(
+      InMachine("controller-2", "chmod 0644 /etc/kubernetes/pki/apiserver.key")
+          .code,
+      0);
   Cmd doctor = Doctor();
   EXPECT_EQ(doctor.code, 5) << doctor.out;
-  EXPECT_NE(Row(doctor, FailRow("file", "controller-2 /etc/kubernetes/pki/apiserver.key",
-                                "mode 0644, want 0600 (a private key readable by other "
-                                "users)")),
-            "")
+  EXPECT_NE(
+      Row(doctor,
+          FailRow("file", "controller-2 /etc/kubernetes/pki/apiserver.key",
+                  "mode 0644, want 0600 (a private key readable by other "
+                  "users)")),
+      "")
       << doctor.out;
   RepairedByUp("key chmod 0644");
-  Cmd mode = InMachine("controller-2", "stat -c %a /etc/kubernetes/pki/apiserver.key");
+  Cmd mode =
+      InMachine("controller-2", "stat -c %a /etc/kubernetes/pki/apiserver.key");
   EXPECT_EQ(mode.out, "600\n");
 }
 
@@ -291,32 +325,38 @@ TEST(Doctor, StoppedScheduler) {
   ASSERT_EQ(InMachine("controller-1", "systemctl stop kube-scheduler").code, 0);
   Cmd doctor = Doctor();
   EXPECT_EQ(doctor.code, 5) << doctor.out;
-  EXPECT_NE(Row(doctor, FailRow("unit", "kube-scheduler on controller-1", "inactive (dead)")),
+  EXPECT_NE(Row(doctor, FailRow("unit", "kube-scheduler on controller-1",
+                                "inactive (dead)")),
             "")
       << doctor.out;
   RepairedByUp("kube-scheduler stopped");
 }
 
 TEST(Doctor, UnitFileEditedByHand) {
-  ASSERT_EQ(InMachine("node-0",
-                      "echo '# tuned by hand' >> /etc/systemd/system/kube-proxy.service")
-                .code,
-            0);
+  ASSERT_EQ(
+      InMachine(
+          "node-0",
+          "echo '# tuned by hand' >> /etc/systemd/system/kube-proxy.service")
+          .code,
+      0);
   Cmd doctor = Doctor();
   EXPECT_EQ(doctor.code, 5) << doctor.out;
-  EXPECT_NE(Row(doctor, FailRow("file", "node-0 /etc/systemd/system/kube-proxy.service",
-                                "unit kube-proxy: differs from what hardway renders "
-                                "(template units/kube-proxy.service) — edited by hand? "
-                                "`hardway up` puts it back")),
+  EXPECT_NE(Row(doctor,
+                FailRow("file", "node-0 /etc/systemd/system/kube-proxy.service",
+                        "unit kube-proxy: differs from what hardway renders "
+                        "(template units/kube-proxy.service) — edited by hand? "
+                        "`hardway up` puts it back")),
             "")
       << doctor.out;
   RepairedByUp("kube-proxy.service edited by hand");
 }
 
 TEST(Doctor, NeverChangesAHost) {
-  // Everything doctor touches, before and after a run: same bytes, modes, mtimes.
+  // Everything doctor touches, before and after a run: same bytes, modes,
+  // mtimes.
   const std::string listing =
-      "find /etc/kubernetes /etc/systemd/system /var/lib/kubelet /var/lib/kube-proxy "
+      "find /etc/kubernetes /etc/systemd/system /var/lib/kubelet "
+      "/var/lib/kube-proxy "
       "/usr/local/bin -type f -exec stat -c '%n %a %Y %s' {} + | sort; "
       "systemctl show -p NRestarts,ActiveEnterTimestamp etcd kube-apiserver "
       "kube-controller-manager kube-scheduler";
