@@ -208,8 +208,16 @@ Status SshSession::Wait(Deadline deadline) const {
   if (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND) p.events |= POLLOUT;
   if (p.events == 0) p.events = POLLIN;
   for (;;) {
-    int rc = ::poll(&p, 1, RemainingMs(deadline));
-    if (rc > 0) return {};
+    // libssh2 may already hold a whole packet in its own buffer when it says
+    // EAGAIN (libssh2 issue #232), and then the socket never becomes readable
+    // again: a wait on the socket alone can hang for good. So never sleep
+    // longer than kMaxIdleWait; a wake-up without data only costs the caller
+    // one more EAGAIN.
+    constexpr int kMaxIdleWaitMs = 200;
+    int left = RemainingMs(deadline);
+    bool capped = left < 0 || left > kMaxIdleWaitMs;
+    int rc = ::poll(&p, 1, capped ? kMaxIdleWaitMs : left);
+    if (rc > 0 || (rc == 0 && capped)) return {};
     if (rc == 0) {
       return Fail(ErrorKind::kConnection,
                   "timed out waiting for the SSH server", Where(endpoint_));

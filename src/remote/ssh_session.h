@@ -54,7 +54,9 @@ class SshSession {
   int fd() const { return fd_; }
   const SshEndpoint& endpoint() const { return endpoint_; }
 
-  // Blocks until the socket is ready in the direction libssh2 last wanted.
+  // Blocks until the socket is ready in the direction libssh2 last wanted, or
+  // for at most 200 ms (then the caller simply retries); fails only once
+  // `deadline` has passed.
   Status Wait(Deadline deadline = kNoDeadline) const;
   // libssh2's last error message, for error texts.
   std::string LastError() const;
