@@ -67,8 +67,9 @@ std::map<std::string, std::string>& PassphraseCache() {
 std::optional<std::string> PromptPassphrase(const std::string& key_file) {
   int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (tty < 0) return std::nullopt;
-  std::string prompt = "Enter passphrase for " + key_file + ": ";
-  (void)!::write(tty, prompt.data(), prompt.size());
+  // Echo goes off before the prompt is shown, as in OpenSSH's readpassphrase:
+  // someone who types as soon as the prompt appears must neither see the
+  // passphrase echoed nor lose it to the flush of pending input.
   termios old{};
   bool restore = ::tcgetattr(tty, &old) == 0;
   if (restore) {
@@ -76,6 +77,8 @@ std::optional<std::string> PromptPassphrase(const std::string& key_file) {
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(tty, TCSAFLUSH, &quiet);
   }
+  std::string prompt = "Enter passphrase for " + key_file + ": ";
+  (void)!::write(tty, prompt.data(), prompt.size());
   std::string line;
   char c;
   while (::read(tty, &c, 1) == 1 && c != '\n') line += c;
@@ -303,6 +306,7 @@ Status SshSession::Authenticate(Deadline deadline, bool* retryable) {
   }
   std::string offered = list;
   std::vector<std::string> tried;
+  bool wrong_passphrase = false;
 
   if (offered.find("publickey") != std::string::npos) {
     const char* sock = std::getenv("SSH_AUTH_SOCK");
@@ -349,7 +353,8 @@ Status SshSession::Authenticate(Deadline deadline, bool* retryable) {
         tried.push_back("identity file " + key + " (not readable)");
       } else {
         std::optional<std::string> passphrase = std::string();
-        if (PrivateKeyIsEncrypted(*content)) {
+        bool encrypted = PrivateKeyIsEncrypted(*content);
+        if (encrypted) {
           passphrase = PassphraseFor(key, endpoint_.allow_prompt);
         }
         if (!passphrase) {
@@ -375,6 +380,17 @@ Status SshSession::Authenticate(Deadline deadline, bool* retryable) {
           if (*rc == LIBSSH2_ERROR_FILE) {
             tried.push_back("identity file " + key +
                             " (cannot load: " + LastError() + ")");
+          } else if (*rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED && encrypted &&
+                     has_pub) {
+            // With KEY.pub, libssh2 offers the public key first and decrypts
+            // the private key only to sign, once the server accepted it: a
+            // wrong passphrase shows up as this signing failure, not as
+            // LIBSSH2_ERROR_FILE (and the server did not reject the key).
+            tried.push_back("identity file " + key +
+                            " (cannot load: wrong passphrase, or it does not "
+                            "match " +
+                            pub + ")");
+            wrong_passphrase = true;
           } else {
             tried.push_back("identity file " + key + " (rejected)");
           }
@@ -386,14 +402,17 @@ Status SshSession::Authenticate(Deadline deadline, bool* retryable) {
   for (const std::string& t : tried)
     tried_text += (tried_text.empty() ? "" : ", ") + t;
   if (tried_text.empty()) tried_text = "nothing usable";
-  return Fail(
-      ErrorKind::kConnection,
-      "authentication failed for user " + user + ": server offered [" +
-          offered + "], tried " + tried_text,
-      Where(endpoint_),
-      "add the public key to ~" + user +
-          "/.ssh/authorized_keys on the host, load it into ssh-agent, or set "
-          "ssh.identity_file / ssh.user in the inventory");
+  std::string hint =
+      wrong_passphrase
+          ? "run again and give the passphrase of " + endpoint_.identity_file +
+                " (at the prompt or in HARDWAY_SSH_PASSPHRASE)"
+          : "add the public key to ~" + user +
+                "/.ssh/authorized_keys on the host, load it into ssh-agent, "
+                "or set ssh.identity_file / ssh.user in the inventory";
+  return Fail(ErrorKind::kConnection,
+              "authentication failed for user " + user + ": server offered [" +
+                  offered + "], tried " + tried_text,
+              Where(endpoint_), hint);
 }
 
 }  // namespace hardway

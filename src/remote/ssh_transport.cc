@@ -130,6 +130,66 @@ SshTransport::~SshTransport() {
   bastion_.reset();
 }
 
+// Why the pump channel: libssh2 1.10 handles one channel open at a time, and
+// an open waiting for its answer fails (LIBSSH2_ERROR_SOCKET_NONE, "Unexpected
+// error") when it reads the answer to another open first, instead of queueing
+// that answer. The only other open sshd can answer is one OpenTunnel gave up
+// on, whose answer comes whenever sshd's connect ends. Reading on the pump
+// channel (which never carries data) makes libssh2 queue every packet that
+// has arrived, so such a late answer is queued before an open reads it.
+void SshTransport::PumpIncoming() {
+  if (opens_abandoned_ == 0 || pump_ == nullptr) return;
+  char byte;
+  (void)libssh2_channel_read(pump_, &byte, 1);  // EAGAIN once all is queued
+}
+
+// A round trip on the pump channel: sshd handles requests in order, so once
+// it answered this one, its answer to every open sent before is queued.
+bool SshTransport::SyncWithServer() {
+  if (pump_ == nullptr) return false;
+  auto rc = session_->Retry(
+      [&] { return libssh2_channel_setenv(pump_, "HARDWAY_SYNC", "1"); },
+      Clock::now() + std::chrono::seconds(5));
+  return rc && (*rc == 0 || *rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED);
+}
+
+Result<LIBSSH2_CHANNEL*> SshTransport::OpenChannel(
+    const std::function<LIBSSH2_CHANNEL*()>& open, Deadline deadline,
+    bool* timed_out) {
+  if (broken_) return std::unexpected(*broken_);
+  LIBSSH2_SESSION* s = session_->raw();
+  int late_answers = 0;
+  for (;;) {
+    PumpIncoming();
+    LIBSSH2_CHANNEL* ch = open();
+    if (ch != nullptr) return ch;
+    int err = libssh2_session_last_errno(s);
+    // A late answer was read inside the open after all (it arrived between
+    // the pump and the open): that open failed, and sshd's answer to it is
+    // still to come. Collect it, then open again.
+    if (err == LIBSSH2_ERROR_SOCKET_NONE && late_answers < opens_abandoned_ &&
+        SyncWithServer()) {
+      ++late_answers;
+      continue;
+    }
+    if (err != LIBSSH2_ERROR_EAGAIN) return nullptr;
+    if (deadline != kNoDeadline && Clock::now() >= deadline) {
+      *timed_out = true;
+      return nullptr;
+    }
+    if (auto w = session_->Wait(deadline); !w) {
+      // Wait's own timeout may come a fraction of a millisecond early.
+      if (deadline != kNoDeadline &&
+          (Clock::now() >= deadline ||
+           w.error().message.starts_with("timed out"))) {
+        *timed_out = true;
+        return nullptr;
+      }
+      return std::unexpected(w.error());
+    }
+  }
+}
+
 Error SshTransport::ChannelError(const std::string& what) const {
   const SshEndpoint& e = session_->endpoint();
   return Error{
@@ -141,13 +201,9 @@ Error SshTransport::ChannelError(const std::string& what) const {
 Result<ExecResult> SshTransport::Run(const std::string& command,
                                      const InputFn& input) {
   LIBSSH2_SESSION* s = session_->raw();
-  LIBSSH2_CHANNEL* raw = nullptr;
-  for (;;) {
-    raw = libssh2_channel_open_session(s);
-    if (raw != nullptr || libssh2_session_last_errno(s) != LIBSSH2_ERROR_EAGAIN)
-      break;
-    if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
-  }
+  auto opened = OpenChannel([&] { return libssh2_channel_open_session(s); });
+  if (!opened) return std::unexpected(opened.error());
+  LIBSSH2_CHANNEL* raw = *opened;
   if (raw == nullptr)
     return std::unexpected(ChannelError("cannot open an SSH channel"));
   ChannelPtr ch(raw);
@@ -445,13 +501,10 @@ Result<UploadResult> SshTransport::Upload(
 Result<uint64_t> SshTransport::SendScp(const std::string& path, uint64_t size,
                                        const InputFn& input) {
   LIBSSH2_SESSION* s = session_->raw();
-  LIBSSH2_CHANNEL* raw = nullptr;
-  for (;;) {
-    raw = libssh2_scp_send64(s, path.c_str(), 0600, size, 0, 0);
-    if (raw != nullptr || libssh2_session_last_errno(s) != LIBSSH2_ERROR_EAGAIN)
-      break;
-    if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
-  }
+  auto opened = OpenChannel(
+      [&] { return libssh2_scp_send64(s, path.c_str(), 0600, size, 0, 0); });
+  if (!opened) return std::unexpected(opened.error());
+  LIBSSH2_CHANNEL* raw = *opened;
   if (raw == nullptr) {
     return std::unexpected(
         ChannelError("cannot start an SCP upload to " + path));
@@ -482,22 +535,105 @@ Result<std::string> SshTransport::ReadFile(const std::string& path) {
   return std::move(res->out);
 }
 
+namespace {
+
+// A receive that fails without touching the socket; see AbandonChannelOpen.
+LIBSSH2_RECV_FUNC(FailingRecv) {
+  (void)socket;
+  (void)buffer;
+  (void)length;
+  (void)flags;
+  (void)abstract;
+  return -ECANCELED;
+}
+
+// libssh2 keeps one channel open in progress per session and resumes it on
+// the next open of any kind, whatever that one asks for: after we stop
+// waiting for sshd's answer to a direct-tcpip open, the next Exec would get
+// that tunnel instead of a session channel (or wait for sshd's answer), and
+// the next OpenTunnel would reuse the old target. libssh2 1.10 has no call to
+// cancel an open; it forgets one only when reading the answer fails. So the
+// open is resumed once more with a receive that fails: libssh2 takes its error
+// path (the half-open channel is freed, the open state is idle again) while
+// the stream is left as it was, since a failed receive consumed nothing, just
+// like EAGAIN. Channel ids are never reused, so sshd's late answer for that id
+// is never taken for another channel (PumpIncoming keeps it from failing the
+// open that reads it). Returns the channel if the answer was already buffered
+// after all; nullptr with the open forgotten; or nullptr with *stuck set when
+// the open request itself could not be sent yet (libssh2 cannot forget a
+// half-sent packet: the session is unusable).
+LIBSSH2_CHANNEL* AbandonChannelOpen(LIBSSH2_SESSION* s, const std::string& host,
+                                    int port, bool* stuck) {
+  void* recv = libssh2_session_callback_set(
+      s, LIBSSH2_CALLBACK_RECV, reinterpret_cast<void*>(&FailingRecv));
+  // Should libssh2's error path leave EAGAIN as the last error (versions
+  // before 1.10 set none there), it would keep the old target for the next
+  // direct-tcpip open: start from another error.
+  libssh2_session_set_last_error(s, LIBSSH2_ERROR_CHANNEL_FAILURE,
+                                 "tunnel open abandoned");
+  LIBSSH2_CHANNEL* ch =
+      libssh2_channel_direct_tcpip_ex(s, host.c_str(), port, "127.0.0.1", 0);
+  libssh2_session_callback_set(s, LIBSSH2_CALLBACK_RECV, recv);
+  *stuck =
+      ch == nullptr && libssh2_session_last_errno(s) == LIBSSH2_ERROR_EAGAIN;
+  return ch;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Tunnel>> SshTransport::OpenTunnel(
     const std::string& host, int port) {
   LIBSSH2_SESSION* s = session_->raw();
-  LIBSSH2_CHANNEL* ch = nullptr;
-  for (;;) {
-    ch = libssh2_channel_direct_tcpip_ex(s, host.c_str(), port, "127.0.0.1", 0);
-    if (ch != nullptr || libssh2_session_last_errno(s) != LIBSSH2_ERROR_EAGAIN)
-      break;
-    if (auto w = session_->Wait(); !w) return std::unexpected(w.error());
-  }
   std::string target = host + ":" + std::to_string(port);
+  std::string where = host_ + " -> " + target;
+  // The pump channel is opened before the first tunnel, while no open can
+  // be left pending: opened after one, it could itself meet the late answer.
+  if (pump_ == nullptr && !pump_tried_) {
+    pump_tried_ = true;
+    auto pump = OpenChannel([&] { return libssh2_channel_open_session(s); });
+    if (!pump) return std::unexpected(pump.error());
+    pump_ = *pump;  // may stay null (sshd refused): then no pump
+  }
+  bool timed_out = false;
+  auto opened = OpenChannel(
+      [&] {
+        return libssh2_channel_direct_tcpip_ex(s, host.c_str(), port,
+                                               "127.0.0.1", 0);
+      },
+      Clock::now() + tunnel_open_timeout_, &timed_out);
+  if (!opened) return std::unexpected(opened.error());
+  LIBSSH2_CHANNEL* ch = *opened;
+  if (timed_out) {
+    bool stuck = false;
+    ch = AbandonChannelOpen(s, host, port, &stuck);
+    if (ch == nullptr) {
+      auto ms = tunnel_open_timeout_.count();
+      std::string after = ms % 1000 == 0 ? std::to_string(ms / 1000) + "s"
+                                         : std::to_string(ms) + "ms";
+      Error e{
+          ErrorKind::kConnection,
+          "timed out opening a tunnel " + where + ": no answer within " + after,
+          host_,
+          "check that " + target +
+              " is reachable from the host (a firewall dropping the "
+              "connection, a wrong address)"};
+      if (stuck) {
+        // The open request itself is still half-sent: nothing more can go
+        // over this connection.
+        e.message += " (the SSH connection to the host accepts no data)";
+        e.hint = "the SSH connection stalled; re-run to reconnect";
+        broken_ = e;
+      } else {
+        e.message += " (the host could not connect to " + target + ")";
+        ++opens_abandoned_;
+      }
+      return std::unexpected(e);
+    }
+  }
   if (ch == nullptr) {
     return std::unexpected(ChannelError("cannot open a tunnel to " + target));
   }
-  return std::make_unique<ChannelTunnel>(session_.get(), ch,
-                                         host_ + " -> " + target);
+  return std::make_unique<ChannelTunnel>(session_.get(), ch, where);
 }
 
 }  // namespace hardway

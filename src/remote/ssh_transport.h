@@ -9,8 +9,10 @@
 // the transport.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "remote/ssh_bastion.h"
@@ -39,8 +41,19 @@ class SshTransport : public Transport {
                               const std::string& known_remote_sha256 = {},
                               const ProgressFn& progress = {}) override;
   Result<std::string> ReadFile(const std::string& path) override;
+  // Fails with "timed out opening a tunnel" when the host's sshd has not
+  // answered within tunnel_open_timeout(): sshd answers only once its own
+  // connect to the target is done, and a target that drops SYNs would hold us
+  // for the kernel's whole connect timeout (about two minutes). The session
+  // stays usable after such a timeout.
   Result<std::unique_ptr<Tunnel>> OpenTunnel(const std::string& host,
                                              int port) override;
+  void set_tunnel_open_timeout(std::chrono::milliseconds timeout) {
+    tunnel_open_timeout_ = timeout;
+  }
+  std::chrono::milliseconds tunnel_open_timeout() const {
+    return tunnel_open_timeout_;
+  }
 
   const std::string& user() const { return session_->endpoint().user; }
 
@@ -53,6 +66,15 @@ class SshTransport : public Transport {
   Result<uint64_t> SendScp(const std::string& path, uint64_t size,
                            const InputFn& input);
   Error ChannelError(const std::string& what) const;
+  // Opens a channel with `open` (libssh2_channel_open_session and the like)
+  // until `deadline`: nullptr when sshd or libssh2 refused it (why:
+  // LastError()), or with *timed_out set when the deadline passed with the
+  // open still pending.
+  Result<LIBSSH2_CHANNEL*> OpenChannel(
+      const std::function<LIBSSH2_CHANNEL*()>& open,
+      Deadline deadline = kNoDeadline, bool* timed_out = nullptr);
+  void PumpIncoming();
+  bool SyncWithServer();
 
   std::string host_;
   std::unique_ptr<BastionHop>
@@ -60,6 +82,14 @@ class SshTransport : public Transport {
   std::unique_ptr<SshSession> session_;
   std::map<std::string, RemoteFileInfo>
       remote_files_;  // from the last Sha256Of
+  // As TlsOptions::timeout, the per-exchange bound of the HTTPS gates.
+  std::chrono::milliseconds tunnel_open_timeout_{10'000};
+  int opens_abandoned_ = 0;  // tunnel opens given up on (see PumpIncoming)
+  // An idle session channel, opened before the first tunnel; owned by the
+  // session (libssh2_session_free frees it).
+  LIBSSH2_CHANNEL* pump_ = nullptr;
+  bool pump_tried_ = false;
+  std::optional<Error> broken_;  // set: every channel open fails with it
 };
 
 }  // namespace hardway
