@@ -199,19 +199,34 @@ std::vector<std::string> SpecMismatches(const CertInfo& info,
   return out;
 }
 
+FileContents ReadIfExists(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  return ReadFile(path);
+}
+
 LeafCheck CheckLeaf(const CertSpec& spec, const fs::path& state_dir, X509* ca,
                     const PkiSettings& settings, TimePoint now) {
+  return CheckLeafContents(
+      spec, state_dir, ReadIfExists(CertPath(state_dir, spec)),
+      ReadIfExists(KeyPath(state_dir, spec)), ca, settings, now);
+}
+
+LeafCheck CheckLeafContents(const CertSpec& spec, const fs::path& state_dir,
+                            const FileContents& crt_text,
+                            const FileContents& key_text, X509* ca,
+                            const PkiSettings& settings, TimePoint now) {
   LeafCheck out;
   CertCheck& c = out.check;
   c.name = spec.name;
   fs::path crt = CertPath(state_dir, spec), key_path = KeyPath(state_dir, spec);
   c.file = Rel(state_dir, crt);
-  std::error_code ec;
   KeyPtr key;
-  bool have_key = fs::exists(key_path, ec);
   std::string key_problem;
-  if (have_key) {
-    auto k = LoadPrivateKey(key_path);
+  if (key_text) {
+    Result<KeyPtr> k = *key_text
+                           ? ParsePrivateKeyPem(**key_text, key_path.string())
+                           : std::unexpected(key_text->error());
     if (k) {
       key = std::move(*k);
       out.key_reusable = KeyAlgorithmOf(key.get()) == settings.key_algorithm;
@@ -221,12 +236,14 @@ LeafCheck CheckLeaf(const CertSpec& spec, const fs::path& state_dir, X509* ca,
   } else {
     key_problem = "key " + Rel(state_dir, key_path) + " missing";
   }
-  if (!fs::exists(crt, ec)) {
+  if (!crt_text) {
     c.status = CertStatus::kMissing;
     c.reason = "missing";
     return out;
   }
-  auto cert = LoadCertificate(crt);
+  Result<X509Ptr> cert = *crt_text
+                             ? ParseCertificatePem(**crt_text, crt.string())
+                             : std::unexpected(crt_text->error());
   if (!cert) {
     c.status = CertStatus::kMismatch;
     c.reason = cert.error().message;

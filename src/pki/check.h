@@ -11,6 +11,7 @@
 #include "inventory/cluster.h"
 #include "pki/cert_table.h"
 #include "pki/x509.h"
+#include "util/error.h"
 
 namespace hardway {
 
@@ -66,6 +67,20 @@ struct LeafCheck {
 LeafCheck CheckLeaf(const CertSpec& spec,
                     const std::filesystem::path& state_dir, X509* ca,
                     const PkiSettings& settings, TimePoint now);
+
+// A file as read once: nullopt when it does not exist, else its bytes or the
+// read error.
+using FileContents = std::optional<Result<std::string>>;
+FileContents ReadIfExists(const std::filesystem::path& path);
+
+// CheckLeaf on the certificate and key as already read, so that a caller that
+// fingerprints the bytes (EnsurePki's memo) judges exactly the bytes it
+// checked. CheckLeaf is this on ReadIfExists of both files.
+LeafCheck CheckLeafContents(const CertSpec& spec,
+                            const std::filesystem::path& state_dir,
+                            const FileContents& crt, const FileContents& key,
+                            X509* ca, const PkiSettings& settings,
+                            TimePoint now);
 
 // Files under pki/ and kubeconfigs/ that the table does not name
 // ("pki/kubelet-node-9.crt").

@@ -25,6 +25,10 @@ struct KubeconfigContent {
 // context is named "default", as in the hard way.
 std::string RenderKubeconfig(const KubeconfigContent& content);
 
+// The same document through yaml-cpp's emitter: RenderKubeconfig's fallback for
+// values that need quoting, and its reference in the tests.
+std::string RenderKubeconfigWithEmitter(const KubeconfigContent& content);
+
 // The kubeconfig for `spec` from the CA, certificate and key files in
 // state_dir/pki.
 Result<std::string> BuildKubeconfig(const Cluster& cluster,

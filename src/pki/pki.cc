@@ -4,12 +4,14 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "pki/cert_table.h"
 #include "pki/check.h"
 #include "pki/encryption.h"
 #include "pki/kubeconfig.h"
+#include "pki/verify_memo.h"
 #include "util/duration.h"
 #include "util/files.h"
 
@@ -69,6 +71,7 @@ struct Job {
 
 struct CaState {
   X509Ptr cert;
+  std::string pem;  // the certificate file's bytes, for leaf digests
   KeyPtr key;
   bool generate = false;
 };
@@ -154,7 +157,13 @@ Result<CaState> PrepareCa(const CertSpec& spec,
     return Fail(ErrorKind::kPki, "CA key missing: cannot sign with " + spec.cn,
                 key.string(), StartOver(state_dir));
   }
-  auto cert = LoadCertificate(crt);
+  auto pem = ReadFile(crt);
+  if (!pem) {
+    return Fail(ErrorKind::kPki,
+                "CA certificate unreadable: " + pem.error().message,
+                crt.string(), StartOver(state_dir));
+  }
+  auto cert = ParseCertificatePem(*pem, crt.string());
   if (!cert) {
     return Fail(ErrorKind::kPki,
                 "CA certificate unreadable: " + cert.error().message,
@@ -187,6 +196,7 @@ Result<CaState> PrepareCa(const CertSpec& spec,
                     "redistributed with `hardway up`)");
   }
   ca.cert = std::move(*cert);
+  ca.pem = std::move(*pem);
   ca.key = std::move(*k);
   return ca;
 }
@@ -308,21 +318,62 @@ Result<PkiReport> EnsurePki(const Cluster& cluster, const fs::path& state_dir,
   std::map<std::string, bool> leaf_changed;
   std::map<std::string, PkiFileResult>
       leaf_results;  // reported in table order at the end
-  // Checking an existing leaf (parse, verify the signature, match the key) is
-  // CPU work of ~0.5 ms; a 1,000-node inventory has 1,000+ of them, so they run
-  // on every core before the (sequential, cheap) decisions below.
+  // Checking an existing leaf in full (parse the key and the certificate,
+  // verify the signature, match the key) is CPU work of ~0.5 ms, most of it in
+  // OpenSSL 3's key decoders; a 1,000-node inventory has 1,000+ leaves. So a
+  // leaf whose files, CA and spec hash to what the memo recorded as good is
+  // taken as good without parsing (verify_memo.h); the rest get the full
+  // check, on every core, before the (sequential, cheap) decisions below.
   std::vector<LeafCheck> leaf_checks(table.size());
+  std::vector<std::optional<MemoEntry>> memo_entries(table.size());
+  std::vector<char> vouched(table.size(), 0);
+  // The certificate and key bytes of each leaf found good, for its kubeconfig
+  // (step 8) without reading them a second time.
+  struct LeafBytes {
+    std::string crt, key;
+  };
+  std::vector<std::optional<LeafBytes>> good_bytes(table.size());
   {
+    const PkiMemo old_memo = PkiMemo::Load(state_dir);
     std::vector<std::function<void()>> check_jobs;
     for (size_t i = 0; i < table.size(); ++i) {
       const CertSpec& spec = table[i];
       if (spec.kind != CertKind::kLeaf || cas.at(spec.ca).generate) continue;
       check_jobs.push_back([&, i] {
-        leaf_checks[i] = CheckLeaf(table[i], state_dir,
-                                   cas.at(table[i].ca).cert.get(), settings, now);
+        const CertSpec& leaf = table[i];
+        const CaState& ca = cas.at(leaf.ca);
+        // Read once: the digest and the full check see the same bytes.
+        FileContents crt = ReadIfExists(CertPath(state_dir, leaf));
+        FileContents key = ReadIfExists(KeyPath(state_dir, leaf));
+        std::string digest;
+        if (crt && *crt && key && *key) {
+          digest =
+              LeafDigest(leaf, settings.key_algorithm, **crt, **key, ca.pem);
+          if (old_memo.Vouches(leaf.name, digest, now, settings.renew_before)) {
+            leaf_checks[i].check.name = leaf.name;
+            leaf_checks[i].check.status = CertStatus::kOk;
+            memo_entries[i] = *old_memo.Find(leaf.name);
+            vouched[i] = 1;
+            good_bytes[i] = LeafBytes{std::move(**crt), std::move(**key)};
+            return;
+          }
+        }
+        leaf_checks[i] = CheckLeafContents(leaf, state_dir, crt, key,
+                                           ca.cert.get(), settings, now);
+        const CertCheck& c = leaf_checks[i].check;
+        if (c.status == CertStatus::kOk && !digest.empty() && c.info) {
+          memo_entries[i] =
+              MemoEntry{digest, c.info->not_before, c.info->not_after};
+          good_bytes[i] = LeafBytes{std::move(**crt), std::move(**key)};
+        }
       });
     }
     RunParallel(check_jobs, threads);
+    for (size_t i = 0; i < table.size(); ++i) {
+      if (table[i].kind != CertKind::kLeaf || cas.at(table[i].ca).generate)
+        continue;
+      ++(vouched[i] ? report.leaves_vouched : report.leaves_checked);
+    }
   }
   for (size_t i = 0; i < table.size(); ++i) {
     const CertSpec& spec = table[i];
@@ -488,9 +539,34 @@ Result<PkiReport> EnsurePki(const Cluster& cluster, const fs::path& state_dir,
     if (spec.kind == CertKind::kLeaf)
       report.files.push_back(leaf_results.at(spec.name));
   }
+  // The memo now holds exactly the leaves found good this run (vouched for or
+  // fully checked); reissued ones get their full check, and an entry, on the
+  // next run. Leaves of removed hosts drop out.
+  {
+    PkiMemo memo;
+    for (size_t i = 0; i < table.size(); ++i) {
+      if (memo_entries[i]) memo.Record(table[i].name, *memo_entries[i]);
+    }
+    if (auto st = memo.Save(state_dir); !st) return std::unexpected(st.error());
+  }
 
   // 8. Kubeconfigs: rebuilt from the files, so unchanged inputs give unchanged
-  // bytes.
+  // bytes. A kept leaf's files were read in step 3 and are used as read; a
+  // (re)issued one's are read anew.
+  std::map<std::string, size_t> leaf_index;
+  for (size_t i = 0; i < table.size(); ++i) {
+    if (good_bytes[i] && !leaf_changed.contains(table[i].name))
+      leaf_index[table[i].name] = i;
+  }
+  auto build = [&](const KubeconfigSpec& k) -> Result<std::string> {
+    auto it = leaf_index.find(k.cert);
+    auto ca = cas.find(k.ca);
+    if (it == leaf_index.end() || ca == cas.end() || ca->second.pem.empty())
+      return BuildKubeconfig(cluster, k, state_dir);
+    const LeafBytes& leaf = *good_bytes[it->second];
+    return RenderKubeconfig(
+        {cluster.name(), k.server, k.user, ca->second.pem, leaf.crt, leaf.key});
+  };
   std::vector<KubeconfigSpec> kubeconfigs = KubeconfigTable(cluster);
   std::vector<Result<bool>> kc_results(kubeconfigs.size(), false);
   std::vector<bool> kc_existed(kubeconfigs.size());
@@ -499,7 +575,7 @@ Result<PkiReport> EnsurePki(const Cluster& cluster, const fs::path& state_dir,
     std::error_code ec;
     kc_existed[i] = fs::exists(KubeconfigPath(state_dir, kubeconfigs[i]), ec);
     kc_jobs.push_back([&, i] {
-      auto text = BuildKubeconfig(cluster, kubeconfigs[i], state_dir);
+      auto text = build(kubeconfigs[i]);
       if (!text) {
         kc_results[i] = std::unexpected(text.error());
         return;

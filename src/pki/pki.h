@@ -30,6 +30,11 @@ struct PkiFileResult {
 
 struct PkiReport {
   std::vector<PkiFileResult> files;
+  // Existing leaves (of CAs that already existed): how many got the full check
+  // (parsed, verified), how many the memo of earlier checks vouched for
+  // (verify_memo.h).
+  size_t leaves_checked = 0;
+  size_t leaves_vouched = 0;
   size_t Count(PkiAction action) const;
   const PkiFileResult* Find(
       std::string_view file) const;  // nullptr when absent

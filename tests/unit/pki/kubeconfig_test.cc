@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <random>
+
 #include "pki/x509.h"
 #include "pki_test_util.h"
 
@@ -86,6 +88,88 @@ TEST(Kubeconfig, RenderIsByteStable) {
   EXPECT_EQ(RenderKubeconfig(c), RenderKubeconfig(c));
   YAML::Node doc = YAML::Load(RenderKubeconfig(c));
   EXPECT_EQ(doc["users"][0]["name"].as<std::string>(), "system:node:n0");
+}
+
+// RenderKubeconfig writes the document itself when the emitter would leave
+// every value plain; the bytes must be the emitter's either way (re-runs
+// compare kubeconfigs byte for byte).
+TEST(Kubeconfig, RenderIsTheEmittersDocumentByteForByte) {
+  std::mt19937 rng(20240611);
+  auto random_bytes = [&](size_t max) {
+    std::string s(std::uniform_int_distribution<size_t>(0, max)(rng), '\0');
+    for (char& ch : s) ch = static_cast<char>(rng());
+    return s;
+  };
+  // Values as inventories give them, and values the emitter has to quote.
+  std::vector<std::string> names = {"demo",
+                                    "bench",
+                                    "system:node:node-0",
+                                    "system:kube-scheduler",
+                                    "admin",
+                                    "https://10.240.0.10:6443",
+                                    "https://k8s.example.com:443",
+                                    "null",
+                                    "Null",
+                                    "NULL",
+                                    "~",
+                                    "",
+                                    "a: b",
+                                    "x #y",
+                                    "x#y",
+                                    "-x",
+                                    "-",
+                                    ":a",
+                                    "a:",
+                                    "?a",
+                                    "[a",
+                                    "a]",
+                                    "'a",
+                                    "a'b",
+                                    "@a",
+                                    "`a",
+                                    "a b",
+                                    "a,b",
+                                    "true",
+                                    "123",
+                                    "é",
+                                    "a\"b",
+                                    "+a",
+                                    "/a",
+                                    "a=",
+                                    "a\tb",
+                                    "a\nb",
+                                    " a",
+                                    "a "};
+  const std::string alphabet = "aZ09+/=._:- #'\"[]{},&*!|>%@`?~\\";
+  for (int i = 0; i < 400; ++i) {
+    std::string s(std::uniform_int_distribution<size_t>(0, 6)(rng), 'a');
+    for (char& ch : s)
+      ch = alphabet[std::uniform_int_distribution<size_t>(
+          0, alphabet.size() - 1)(rng)];
+    names.push_back(s);
+  }
+  size_t n = 0;
+  for (const std::string& name : names) {
+    KubeconfigContent c{name,
+                        names[n % names.size()],
+                        names[(n * 7 + 3) % names.size()],
+                        random_bytes(300),
+                        random_bytes(300),
+                        random_bytes(100)};
+    ++n;
+    // Each value in each position.
+    for (int pos = 0; pos < 3; ++pos) {
+      KubeconfigContent v = c;
+      (pos == 0 ? v.cluster_name : pos == 1 ? v.server : v.user) = name;
+      ASSERT_EQ(RenderKubeconfig(v), RenderKubeconfigWithEmitter(v))
+          << "value [" << name << "] at " << pos;
+    }
+  }
+  // The usual case, all plain.
+  KubeconfigContent usual{
+      "bench",           "https://10.240.0.10:6443", "system:node:node-0",
+      random_bytes(800), random_bytes(800),          random_bytes(250)};
+  EXPECT_EQ(RenderKubeconfig(usual), RenderKubeconfigWithEmitter(usual));
 }
 
 }  // namespace
