@@ -52,6 +52,7 @@ int RunPlan(const PlanCmdOptions& opts) {
   }
   PlanOptions plan_options;
   plan_options.state_dir = state_dir;
+  plan_options.keep_rendered_content = false;  // printed, never run
   auto plan = BuildPlan(*book, *cluster, plan_options);
   if (!plan) return ReportError(plan.error());
   if (opts.common.output == "json") {

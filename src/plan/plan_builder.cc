@@ -1,11 +1,16 @@
 #include "plan/plan_builder.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <map>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include "fetch/layout.h"
@@ -43,6 +48,61 @@ std::string SecretKind(const std::string& state_path) {
   return {};
 }
 
+// One local file's size and sha256. Small files (every certificate, key and
+// kubeconfig: thousands for a large cluster) are read in one go; big ones (the
+// binaries) are streamed through one buffer per thread, reused: a fresh 1 MiB
+// buffer per file costs more in zeroing and page faults than the hashing.
+FileInfo ReadInfo(const std::string& path) {
+  FileInfo info;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return info;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return info;
+  }
+  constexpr off_t kSmall = 256 * 1024;
+  if (st.st_size <= kSmall) {
+    std::string bytes(static_cast<size_t>(st.st_size), '\0');
+    size_t got = 0;
+    while (got < bytes.size()) {
+      ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    if (got == bytes.size())
+      info = FileInfo{true, bytes.size(), Sha256Hex(bytes)};
+    return info;
+  }
+  thread_local std::unique_ptr<char[]> buffer(new char[kSmall]);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                              &EVP_MD_CTX_free);
+  bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
+  uint64_t total = 0;
+  while (ok) {
+    ssize_t n = ::read(fd, buffer.get(), kSmall);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    total += static_cast<uint64_t>(n);
+    ok = EVP_DigestUpdate(ctx.get(), buffer.get(), static_cast<size_t>(n)) == 1;
+  }
+  ::close(fd);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (!ok || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) return info;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) {
+    hex += kHex[md[i] >> 4];
+    hex += kHex[md[i] & 0xf];
+  }
+  return FileInfo{true, total, std::move(hex)};
+}
+
 class Builder {
  public:
   Builder(const Playbook& book, const Cluster& cluster,
@@ -53,6 +113,7 @@ class Builder {
                                                    : options.resource_dir),
         state_dir_(options.state_dir),
         artifacts_dir_(cluster.artifacts_dir()),
+        keep_content_(options.keep_rendered_content),
         per_arch_(PerArchLayout(cluster)),
         data_(cluster) {}
 
@@ -83,12 +144,15 @@ class Builder {
           if (s.once && h != hosts.front()) continue;
           auto step = MakeStep(spec, s, *h);
           if (!step) return std::unexpected(step.error());
+          if (step->kind == StepKind::kUpload)
+            uploads_.emplace_back(plan.phases.size(), phase.steps.size());
           phase.steps.push_back(std::move(*step));
         }
       }
       plan.phases.push_back(std::move(phase));
     }
     if (auto s = CheckWatches(plan); !s) return std::unexpected(s.error());
+    FillFileInfo(plan);
     return plan;
   }
 
@@ -150,41 +214,6 @@ class Builder {
     auto t = Template::Parse(*text, rel);
     if (!t) return std::unexpected(t.error());
     return &templates_.emplace(rel, std::move(*t)).first->second;
-  }
-
-  // Each local file is read and hashed once, however many hosts get it. Small
-  // files (every certificate, key and kubeconfig: thousands for a large
-  // cluster) are read in one go; Sha256File streams big ones (the binaries)
-  // through a 1 MiB buffer.
-  const FileInfo& Info(const std::filesystem::path& path) {
-    auto [it, inserted] = files_.try_emplace(path.string());
-    if (!inserted) return it->second;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return it->second;
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      return it->second;
-    }
-    constexpr off_t kSmall = 256 * 1024;
-    if (st.st_size <= kSmall) {
-      std::string bytes(static_cast<size_t>(st.st_size), '\0');
-      size_t got = 0;
-      while (got < bytes.size()) {
-        ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-      }
-      ::close(fd);
-      if (got == bytes.size())
-        it->second = FileInfo{true, bytes.size(), Sha256Hex(bytes)};
-      return it->second;
-    }
-    ::close(fd);
-    if (auto sha = Sha256File(path)) {
-      it->second = FileInfo{true, static_cast<uint64_t>(st.st_size), *sha};
-    }
-    return it->second;
   }
 
   Result<Step> MakeStep(const PhaseSpec& phase, const StepSpec& s,
@@ -264,9 +293,11 @@ class Builder {
         per_host.content = std::move(*out);
         rendered = &per_host;
       }
-      step.content = rendered == &per_host ? std::move(per_host.content)
-                                           : rendered->content;
-      step.size = step.content.size();
+      step.size = rendered->content.size();
+      if (keep_content_) {
+        step.content = rendered == &per_host ? std::move(per_host.content)
+                                             : rendered->content;
+      }
       step.sha256 = rendered->sha256;
       step.source = (resource_dir_ / *source).string();
       step.source_label = "template " + *source;
@@ -284,12 +315,9 @@ class Builder {
     const std::filesystem::path local =
         artifact ? artifacts_dir_ / ArtifactRelPath(per_arch_, h.arch, *source)
                  : state_dir_ / *source;
-    const FileInfo& info = Info(local);
+    // Size and sha256: FillFileInfo, once every step is known.
     step.source = local.string();
     step.source_label = (artifact ? "artifact " : "state ") + *source;
-    step.missing = !info.exists;
-    step.size = info.size;
-    step.sha256 = info.sha256;
     step.secret_kind = artifact ? std::string() : SecretKind(*source);
     step.secret = !step.secret_kind.empty();
     step.mode = s.mode.value_or(step.secret ? 0600 : 0644);
@@ -304,6 +332,38 @@ class Builder {
         s.description.empty() ? "upload " + *source : s.description;
     step.id = prefix + "upload:" + step.dest;
     return step;
+  }
+
+  // Size, sha256 and presence of every upload's source. Each file is read and
+  // hashed once, however many hosts get it, and the files are spread over
+  // every core: a 1,000-host inventory uploads ~3,000 state-dir files (each
+  // worker's certificate, key and kubeconfig) besides the binaries.
+  void FillFileInfo(Plan& plan) {
+    std::vector<std::string> paths;
+    std::unordered_map<std::string, size_t> index;
+    for (const auto& [p, i] : uploads_) {
+      const std::string& path = plan.phases[p].steps[i].source;
+      if (index.emplace(path, paths.size()).second) paths.push_back(path);
+    }
+    std::vector<FileInfo> infos(paths.size());
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < paths.size(); i = next++)
+        infos[i] = ReadInfo(paths[i]);
+    };
+    size_t threads = std::min<size_t>(
+        std::max(1u, std::thread::hardware_concurrency()), paths.size());
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    for (const auto& [p, i] : uploads_) {
+      Step& step = plan.phases[p].steps[i];
+      const FileInfo& info = infos[index.at(step.source)];
+      step.missing = !info.exists;
+      step.size = info.size;
+      step.sha256 = info.sha256;
+    }
   }
 
   // A systemd step restarts its unit when a watched file changed, so every
@@ -330,6 +390,7 @@ class Builder {
   std::filesystem::path resource_dir_;
   std::filesystem::path state_dir_;
   std::filesystem::path artifacts_dir_;
+  bool keep_content_;
   bool per_arch_;  // hosts of more than one architecture
   RenderData data_;
   std::unordered_map<const Host*, std::unique_ptr<RenderData::HostData>>
@@ -337,7 +398,8 @@ class Builder {
   std::unordered_map<std::string, Template> strings_;
   std::map<std::string, Template> templates_;
   std::map<std::string, RenderedFile> shared_renders_;
-  std::unordered_map<std::string, FileInfo> files_;
+  // Upload steps as (phase, step) indexes into the plan, for FillFileInfo.
+  std::vector<std::pair<size_t, size_t>> uploads_;
   // host -> dest -> playbook line of the step writing it
   std::unordered_map<std::string, std::unordered_map<std::string, int>> dests_;
   std::vector<std::pair<const StepSpec*, std::string>> watches_;

@@ -193,7 +193,17 @@ hosts:
   fs::path dir = c.artifacts_dir();
   fs::create_directories(dir);
   std::ofstream(dir / "etcd") << "not really etcd\n";
+  // Bigger than one read buffer (256 KiB), and not a multiple of it: the
+  // streamed path.
+  std::string big(700 * 1024 + 17, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131);
+  std::ofstream(dir / "etcdctl", std::ios::binary) << big;
   Plan plan = MustBuild(c);
+  const Step* etcdctl = Find(plan, "cp-0", "/usr/local/bin/etcdctl");
+  ASSERT_NE(etcdctl, nullptr);
+  EXPECT_FALSE(etcdctl->missing);
+  EXPECT_EQ(etcdctl->size, big.size());
+  EXPECT_EQ(etcdctl->sha256, Sha256Hex(big));
   const Step* etcd = Find(plan, "cp-0", "/usr/local/bin/etcd");
   ASSERT_NE(etcd, nullptr);
   EXPECT_FALSE(etcd->missing);
@@ -275,6 +285,46 @@ TEST(PlanBuilderTest, RenderedFilesAreRenderedPerHost) {
   const Step* kubelet =
       Find(plan, "w-0", "/etc/systemd/system/kubelet.service");
   EXPECT_THAT(kubelet->content, HasSubstr("--v=2 \\\n  --v=4\n"));
+}
+
+// `hardway plan` builds without render contents; everything it prints (every
+// field but content) is the same as in the plan `up` runs.
+TEST(PlanBuilderTest, PlanWithoutRenderedContentDiffersOnlyInContent) {
+  PlanOptions options;
+  options.state_dir = StateFor(Big());
+  options.keep_rendered_content = false;
+  auto lean = BuildPlan(Big(), options);
+  ASSERT_TRUE(lean) << lean.error().ToString();
+  const Plan& full = BigPlan();
+  ASSERT_EQ(lean->phases.size(), full.phases.size());
+  size_t renders = 0;
+  for (size_t p = 0; p < full.phases.size(); ++p) {
+    ASSERT_EQ(lean->phases[p].steps.size(), full.phases[p].steps.size());
+    for (size_t i = 0; i < full.phases[p].steps.size(); ++i) {
+      const Step& a = full.phases[p].steps[i];
+      Step b = lean->phases[p].steps[i];
+      SCOPED_TRACE(a.id);
+      if (a.kind == StepKind::kRender) {
+        ++renders;
+        EXPECT_FALSE(a.content.empty());
+        EXPECT_TRUE(b.content.empty());
+        EXPECT_EQ(b.size, a.content.size());
+        EXPECT_EQ(b.sha256, Sha256Hex(a.content));
+        b.content = a.content;
+      }
+      EXPECT_EQ(b.id, a.id);
+      EXPECT_EQ(b.source, a.source);
+      EXPECT_EQ(b.dest, a.dest);
+      EXPECT_EQ(b.size, a.size);
+      EXPECT_EQ(b.sha256, a.sha256);
+      EXPECT_EQ(b.missing, a.missing);
+      EXPECT_EQ(b.mode, a.mode);
+      EXPECT_EQ(b.secret_kind, a.secret_kind);
+      EXPECT_EQ(b.command, a.command);
+      EXPECT_EQ(b.content, a.content);
+    }
+  }
+  EXPECT_GT(renders, 0u);
 }
 
 TEST(PlanBuilderTest, CommandsAreRenderedAndIdempotent) {
