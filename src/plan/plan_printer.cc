@@ -153,7 +153,9 @@ Result<std::string> FormatPlanText(const Plan& plan,
           if (!s.check.empty()) out += "  [unless: " + s.check + "]";
           break;
         case StepKind::kSystemd:
-          out += s.unit + ".service: daemon-reload, enable, start";
+          out += s.unit +
+                 ".service: enable, start (daemon-reload if its unit file "
+                 "changed)";
           if (!s.watch.empty())
             out += "; restart if changed: " + Join(s.watch, " ");
           break;

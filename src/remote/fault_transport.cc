@@ -77,6 +77,33 @@ Result<UploadResult> FaultTransport::Upload(
   return inner_->Upload(request, known_remote_sha256, progress);
 }
 
+// Each file meets the "upload" rules as in Upload; the others still go to the
+// inner transport as one batch.
+std::vector<Result<UploadResult>> FaultTransport::UploadMany(
+    const std::vector<UploadRequest>& requests,
+    const std::vector<std::string>& known_remote_sha256) {
+  std::vector<Result<UploadResult>> out(requests.size(), UploadResult{});
+  std::vector<UploadRequest> pass;
+  std::vector<std::string> pass_known;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (auto rule = plan_->Match("upload", requests[i].dest)) {
+      out[i] =
+          std::unexpected(rule->error.value_or(DefaultError(host(), "upload")));
+      continue;
+    }
+    pass.push_back(requests[i]);
+    pass_known.push_back(i < known_remote_sha256.size() ? known_remote_sha256[i]
+                                                        : std::string());
+    where.push_back(i);
+  }
+  if (pass.empty()) return out;
+  auto inner = inner_->UploadMany(pass, pass_known);
+  for (size_t k = 0; k < where.size() && k < inner.size(); ++k)
+    out[where[k]] = std::move(inner[k]);
+  return out;
+}
+
 Result<std::string> FaultTransport::ReadFile(const std::string& path) {
   if (auto rule = plan_->Match("read", path)) {
     return std::unexpected(rule->error.value_or(DefaultError(host(), "read")));

@@ -62,6 +62,9 @@ class FaultTransport : public Transport {
   Result<UploadResult> Upload(const UploadRequest& request,
                               const std::string& known_remote_sha256 = {},
                               const ProgressFn& progress = {}) override;
+  std::vector<Result<UploadResult>> UploadMany(
+      const std::vector<UploadRequest>& requests,
+      const std::vector<std::string>& known_remote_sha256) override;
   Result<std::string> ReadFile(const std::string& path) override;
   Result<std::unique_ptr<Tunnel>> OpenTunnel(const std::string& host,
                                              int port) override;

@@ -359,6 +359,24 @@ ExecResult RecordingTransport::Systemctl(const std::vector<std::string>& args) {
     }
     return false;
   };
+  auto unit_file_sha = [&](const std::string& name) -> std::string {
+    for (const char* dir : {"/etc/systemd/system/", "/lib/systemd/system/",
+                            "/usr/lib/systemd/system/"}) {
+      auto it = s.files.find(dir + name + ".service");
+      if (it != s.files.end())
+        return it->second.sha256 + "/" + it->second.content;
+    }
+    return {};
+  };
+  // systemd loads a unit file on first use and then keeps it until a reload.
+  auto load = [&](const std::string& name, FakeUnit& u) {
+    if (u.loaded_sha256.empty()) u.loaded_sha256 = unit_file_sha(name);
+  };
+  auto needs_reload = [&](const std::string& name, const FakeUnit& u) {
+    std::string now_sha = unit_file_sha(name);
+    return !u.loaded_sha256.empty() && !now_sha.empty() &&
+           now_sha != u.loaded_sha256;
+  };
   auto start = [&](FakeUnit& u, bool restart) {
     if (restart)
       ++u.restarts;
@@ -374,6 +392,7 @@ ExecResult RecordingTransport::Systemctl(const std::vector<std::string>& args) {
   };
   if (verb == "daemon-reload") {
     ++s.daemon_reloads;
+    for (auto& [name, u] : s.units) u.loaded_sha256 = unit_file_sha(name);
     return Ok();
   }
   if (verb == "show") {
@@ -403,6 +422,8 @@ ExecResult RecordingTransport::Systemctl(const std::vector<std::string>& args) {
           v = !loaded ? "" : u.enabled ? "enabled" : "disabled";
         else if (p == "LoadState")
           v = loaded ? "loaded" : "not-found";
+        else if (p == "NeedDaemonReload")
+          v = needs_reload(names[i], u) ? "yes" : "no";
         r.out += p + "=" + v + "\n";
       }
     }
@@ -444,6 +465,10 @@ ExecResult RecordingTransport::Systemctl(const std::vector<std::string>& args) {
       }
     }
     FakeUnit& u = s.units[n];
+    if ((verb == "start" && u.active_state != "active") || verb == "restart") {
+      if (needs_reload(n, u)) ++u.stale_starts;
+    }
+    load(n, u);
     if (verb == "enable") {
       u.enabled = true;
       if (now) start(u, false);
@@ -477,6 +502,18 @@ Result<std::map<std::string, std::string>> RecordingTransport::Sha256Of(
   }
   log_->Add(RecordedCall{0, host_, "sha256", {}, paths, 0, true});
   return out;
+}
+
+std::vector<Result<UploadResult>> RecordingTransport::UploadMany(
+    const std::vector<UploadRequest>& requests,
+    const std::vector<std::string>& known_remote_sha256) {
+  RecordedCall call;
+  call.host = host();
+  call.op = "upload-many";
+  for (const UploadRequest& r : requests) call.paths.push_back(r.dest);
+  log_->Add(call);
+  // Then each file exactly as Upload records and applies it.
+  return Transport::UploadMany(requests, known_remote_sha256);
 }
 
 Result<UploadResult> RecordingTransport::Upload(

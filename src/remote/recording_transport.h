@@ -42,6 +42,12 @@ struct FakeUnit {
   // The unit crash-loops: `start`/`restart` leave it activating (auto-restart)
   // and every `systemctl show` counts one more automatic restart.
   bool crashloop = false;
+  // What systemd has loaded: the unit file's sha256 at the last daemon-reload
+  // (or when first loaded on demand); empty: never loaded.
+  std::string loaded_sha256;
+  // start/restart while the unit file on disk differed from what was loaded
+  // (real systemd warns and runs the old definition).
+  int stale_starts = 0;
 };
 
 class FakeHost {
@@ -86,7 +92,8 @@ class FakeHost {
 struct RecordedCall {
   uint64_t seq = 0;  // global order across every transport sharing the log
   std::string host;
-  std::string op;      // "exec", "sha256", "upload", "read", "tunnel"
+  std::string op;      // "exec", "sha256", "upload", "upload-many", "read",
+                       // "tunnel"
   std::string detail;  // command, destination, path or "host:port"
   std::vector<std::string> paths;  // sha256: the paths asked for
   uint64_t bytes = 0;              // upload: bytes "sent"
@@ -120,6 +127,9 @@ class RecordingTransport : public Transport {
   Result<UploadResult> Upload(const UploadRequest& request,
                               const std::string& known_remote_sha256 = {},
                               const ProgressFn& progress = {}) override;
+  std::vector<Result<UploadResult>> UploadMany(
+      const std::vector<UploadRequest>& requests,
+      const std::vector<std::string>& known_remote_sha256) override;
   Result<std::string> ReadFile(const std::string& path) override;
   Result<std::unique_ptr<Tunnel>> OpenTunnel(const std::string& host,
                                              int port) override;

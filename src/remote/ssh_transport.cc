@@ -8,6 +8,9 @@
 #include <csignal>
 #include <cstring>
 #include <random>
+#include <set>
+
+#include "util/files.h"
 
 namespace hardway {
 namespace {
@@ -293,6 +296,54 @@ Result<ExecResult> SshTransport::Exec(const std::string& command) {
   return Run(command, {});
 }
 
+Result<std::vector<ExecResult>> SshTransport::ExecMany(
+    const std::vector<std::string>& commands) {
+  std::vector<ExecResult> out(commands.size());
+  if (commands.empty()) return out;
+  // One channel and one shell (one sudo) for all: each command in a subshell,
+  // its output captured, then a marker line with its index and exit code.
+  constexpr std::string_view kMark = "@@hardway-exec ";
+  std::string script;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    script += "o=$( (\n" + commands[i] +
+              "\n) 2>&1 ); rc=$?; [ -z \"$o\" ] || printf '%s\\n' \"$o\"; "
+              "printf '" +
+              std::string(kMark) + "%d %d\\n' " + std::to_string(i) + " $rc\n";
+  }
+  auto r = Exec(script);
+  if (!r) return std::unexpected(r.error());
+  std::vector<bool> seen(commands.size());
+  std::string text;
+  std::string_view all = r->out;
+  for (size_t pos = 0; pos < all.size();) {
+    size_t nl = all.find('\n', pos);
+    if (nl == std::string_view::npos) nl = all.size();
+    std::string_view line = all.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (!line.starts_with(kMark)) {
+      text.append(line).append("\n");
+      continue;
+    }
+    unsigned long i = std::strtoul(
+        std::string(line.substr(kMark.size())).c_str(), nullptr, 10);
+    size_t space = line.find(' ', kMark.size());
+    if (i >= commands.size() || space == std::string_view::npos) continue;
+    out[i].exit_code = std::atoi(std::string(line.substr(space + 1)).c_str());
+    out[i].out = std::move(text);
+    text.clear();
+    seen[i] = true;
+  }
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (!seen[i]) {
+      return Fail(
+          ErrorKind::kStep,
+          "a batch of commands stopped before `" + commands[i] + "`: " + r->err,
+          host_);
+    }
+  }
+  return out;
+}
+
 Result<std::map<std::string, std::string>> SshTransport::Sha256Of(
     const std::vector<std::string>& paths) {
   std::map<std::string, std::string> sums;
@@ -523,6 +574,161 @@ Result<uint64_t> SshTransport::SendScp(const std::string& path, uint64_t size,
   (void)session_->Retry([&] { return libssh2_channel_close(raw); });
   (void)session_->Retry([&] { return libssh2_channel_wait_closed(raw); });
   return sent;
+}
+
+std::vector<Result<UploadResult>> SshTransport::UploadMany(
+    const std::vector<UploadRequest>& requests,
+    const std::vector<std::string>& known_remote_sha256) {
+  std::vector<Result<UploadResult>> out(requests.size(), UploadResult{});
+  auto known = [&](size_t i) {
+    return i < known_remote_sha256.size() ? known_remote_sha256[i]
+                                          : std::string();
+  };
+  // Only files whose bytes must travel share the channel; the rest take
+  // Upload's path (nothing to do, or a mode/owner fix, or a validation error).
+  std::vector<size_t> batch;
+  std::vector<std::string> bytes(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const UploadRequest& r = requests[i];
+    bool same = !r.sha256.empty() && known(i) == r.sha256;
+    bool valid = !r.dest.empty() && r.dest[0] == '/' && r.dest.back() != '/';
+    if (same || !valid) {
+      out[i] = Upload(r, known(i));
+      continue;
+    }
+    if (const auto* text = std::get_if<std::string>(&r.source)) {
+      bytes[i] = *text;
+    } else {
+      const auto& path = std::get<std::filesystem::path>(r.source);
+      auto content = hardway::ReadFile(path);  // small files only
+      if (!content) {
+        out[i] = std::unexpected(content.error());
+        continue;
+      }
+      bytes[i] = std::move(*content);
+    }
+    batch.push_back(i);
+  }
+  if (batch.empty()) return out;
+
+  // One script: every file's bytes into its temporary name (`head -c N` reads
+  // exactly N bytes of the shared stdin), then for each in turn the same
+  // completeness check, chown, chmod and rename as Upload, reporting "ok I".
+  // A failure stops the script; the files renamed before it are complete.
+  std::string script = "set -e\numask 077\nmkdir -p --";
+  std::set<std::string> dirs;
+  for (size_t i : batch) {
+    const std::string& dest = requests[i].dest;
+    size_t slash = dest.rfind('/');
+    dirs.insert(slash == 0 ? "/" : dest.substr(0, slash));
+  }
+  for (const std::string& d : dirs) script += " " + ShellQuote(d);
+  script +=
+      "\nfin() {\n"
+      "  s=$(stat -c %s -- \"$1\" 2>/dev/null || echo none)\n"
+      "  [ \"$s\" = \"$3\" ] || { echo \"upload of $2 incomplete: $s of $3 "
+      "bytes arrived\" >&2; exit 1; }\n"
+      "  chown -- \"$4\" \"$1\"\n  chmod \"$5\" -- \"$1\"\n"
+      "  mv -f -- \"$1\" \"$2\"\n  echo \"ok $6\"\n}\n";
+  std::string temps, reads, finishes, cleanup;
+  for (size_t k = 0; k < batch.size(); ++k) {
+    const UploadRequest& r = requests[batch[k]];
+    size_t slash = r.dest.rfind('/');
+    std::string dir = slash == 0 ? "" : r.dest.substr(0, slash);
+    std::string base = r.dest.substr(slash + 1);
+    std::string var = "t" + std::to_string(k);
+    script += var + "=" +
+              ShellQuote(dir + "/" + std::string(kUploadTempPrefix) + base +
+                         "-" + RandomSuffix()) +
+              "\n";
+    temps += " \"$" + var + "\"";
+    reads += "head -c " + std::to_string(bytes[batch[k]].size()) + " > \"$" +
+             var + "\"\n";
+    finishes += "fin \"$" + var + "\" " + ShellQuote(r.dest) + " " +
+                std::to_string(bytes[batch[k]].size()) + " " +
+                ShellQuote(r.owner) + " " + OctalMode(r.mode) + " " +
+                std::to_string(k) + "\n";
+    cleanup += "rm -f -- " + ShellQuote(dir.empty() ? "/" : dir) + "/" +
+               ShellQuote(std::string(kUploadTempPrefix) + base + "-") +
+               "* 2>/dev/null || true\n";
+  }
+  script += "trap 'rm -f --" + temps +
+            "' EXIT\ntrap 'exit 1' HUP INT TERM PIPE\n" + reads + finishes +
+            "trap - EXIT\n" + cleanup;
+  for (const std::string& d : dirs) {
+    script += "find " + ShellQuote(d) + " -maxdepth 1 -name '" +
+              std::string(kUploadTempPrefix) +
+              "*' -mmin +10 -delete 2>/dev/null || true\n";
+  }
+
+  uint64_t sent = 0;
+  InputFn input = [&](LIBSSH2_CHANNEL* ch) -> Result<uint64_t> {
+    for (size_t i : batch) {
+      std::string_view data = bytes[i];
+      while (!data.empty()) {
+        ssize_t w = libssh2_channel_write(ch, data.data(), data.size());
+        if (w == LIBSSH2_ERROR_EAGAIN) {
+          if (auto ok = session_->Wait(); !ok)
+            return std::unexpected(ok.error());
+          continue;
+        }
+        if (w < 0) {
+          return std::unexpected(ChannelError(
+              "upload of " + requests[i].dest + " interrupted after " +
+              std::to_string(sent) + " bytes of the batch"));
+        }
+        data.remove_prefix(w);
+        sent += w;
+      }
+    }
+    return sent;
+  };
+  auto res = Run(script, input);
+  std::set<size_t> done;
+  if (res) {
+    std::string_view o = res->out;
+    for (size_t pos = 0; pos < o.size();) {
+      size_t nl = o.find('\n', pos);
+      if (nl == std::string_view::npos) nl = o.size();
+      std::string_view line = o.substr(pos, nl - pos);
+      if (line.starts_with("ok "))
+        done.insert(
+            std::strtoul(std::string(line.substr(3)).c_str(), nullptr, 10));
+      pos = nl + 1;
+    }
+  }
+  bool blamed = false;
+  for (size_t k = 0; k < batch.size(); ++k) {
+    size_t i = batch[k];
+    const UploadRequest& r = requests[i];
+    if (done.contains(k)) {
+      RemoteFileInfo& info = remote_files_[r.dest];
+      info.sha256 = r.sha256;
+      info.mode = OctalMode(r.mode);
+      info.owner = r.owner;
+      out[i] = UploadResult{true, bytes[i].size()};
+      continue;
+    }
+    Error e;
+    if (!res) {
+      e = res.error();
+    } else if (!blamed) {
+      e = Error{ErrorKind::kStep,
+                "upload of " + r.dest + " failed (exit " +
+                    std::to_string(res->exit_code) + "): " + res->err,
+                host_,
+                {}};
+    } else {
+      e = Error{ErrorKind::kStep,
+                "not uploaded: an earlier file of the same batch failed",
+                host_,
+                {}};
+    }
+    blamed = true;
+    e.message += " (" + r.dest + " was left unchanged)";
+    out[i] = std::unexpected(e);
+  }
+  return out;
 }
 
 Result<std::string> SshTransport::ReadFile(const std::string& path) {

@@ -35,11 +35,16 @@ class SshTransport : public Transport {
 
   const std::string& host() const override { return host_; }
   Result<ExecResult> Exec(const std::string& command) override;
+  Result<std::vector<ExecResult>> ExecMany(
+      const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;
   Result<UploadResult> Upload(const UploadRequest& request,
                               const std::string& known_remote_sha256 = {},
                               const ProgressFn& progress = {}) override;
+  std::vector<Result<UploadResult>> UploadMany(
+      const std::vector<UploadRequest>& requests,
+      const std::vector<std::string>& known_remote_sha256) override;
   Result<std::string> ReadFile(const std::string& path) override;
   // Fails with "timed out opening a tunnel" when the host's sshd has not
   // answered within tunnel_open_timeout(): sshd answers only once its own

@@ -1,6 +1,6 @@
-// How hardway reaches a host. Everything that touches a host goes through this interface, so
-// tests and dry runs swap the implementation (SshTransport, RecordingTransport, a
-// fault-injecting wrapper) the way leveldb swaps its Env.
+// How hardway reaches a host. Everything that touches a host goes through this
+// interface, so tests and dry runs swap the implementation (SshTransport,
+// RecordingTransport, a fault-injecting wrapper) the way leveldb swaps its Env.
 #pragma once
 
 #include <chrono>
@@ -27,22 +27,25 @@ struct ExecResult {
 struct UploadRequest {
   // Either bytes in memory or a local file streamed from disk.
   std::variant<std::string, std::filesystem::path> source;
-  std::string dest;          // absolute path on the host
+  std::string dest;  // absolute path on the host
   uint32_t mode = 0644;
   std::string owner = "root:root";
-  std::string sha256;        // hex of the source; lets the transport skip unchanged files
+  std::string
+      sha256;  // hex of the source; lets the transport skip unchanged files
   uint64_t size = 0;
 };
 
 struct UploadResult {
-  bool changed = false;      // false: the destination already had this sha256 and mode
+  bool changed =
+      false;  // false: the destination already had this sha256 and mode
   uint64_t bytes_sent = 0;
 };
 
 // Called with (bytes sent so far, total) during large uploads.
 using ProgressFn = std::function<void(uint64_t, uint64_t)>;
 
-// A byte stream to host:port as seen from the remote host (an SSH direct-tcpip channel).
+// A byte stream to host:port as seen from the remote host (an SSH direct-tcpip
+// channel).
 class Tunnel {
  public:
   virtual ~Tunnel() = default;
@@ -66,19 +69,53 @@ class Transport {
   // Runs `command` with /bin/sh -c (through sudo -n when the user is not root).
   virtual Result<ExecResult> Exec(const std::string& command) = 0;
 
-  // sha256 hex of each path that exists (one remote call); missing paths are absent.
+  // Independent commands in one round trip where the transport can
+  // (SshTransport: one shell runs each in its own subshell; its `out` then
+  // holds stdout and stderr together). One result per command, in order. The
+  // default runs them one by one with Exec.
+  virtual Result<std::vector<ExecResult>> ExecMany(
+      const std::vector<std::string>& commands) {
+    std::vector<ExecResult> out;
+    for (const std::string& c : commands) {
+      auto r = Exec(c);
+      if (!r) return std::unexpected(r.error());
+      out.push_back(std::move(*r));
+    }
+    return out;
+  }
+
+  // sha256 hex of each path that exists (one remote call); missing paths are
+  // absent.
   virtual Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) = 0;
 
-  // Atomic: temp file in the destination folder, mode, owner, rename. Skips the transfer when
-  // `known_remote_sha256` (from Sha256Of) equals request.sha256.
-  virtual Result<UploadResult> Upload(const UploadRequest& request,
-                                      const std::string& known_remote_sha256 = {},
-                                      const ProgressFn& progress = {}) = 0;
+  // Atomic: temp file in the destination folder, mode, owner, rename. Skips the
+  // transfer when `known_remote_sha256` (from Sha256Of) equals request.sha256.
+  virtual Result<UploadResult> Upload(
+      const UploadRequest& request, const std::string& known_remote_sha256 = {},
+      const ProgressFn& progress = {}) = 0;
+
+  // Several files in one round trip where the transport can (SshTransport: one
+  // exec channel carries every file to its temporary name, then each is checked
+  // complete, chowned, chmodded and renamed). The same guarantees as Upload for
+  // each file; one result per request, in order. `known_remote_sha256[i]` is
+  // request i's, as for Upload. The default sends them one by one.
+  virtual std::vector<Result<UploadResult>> UploadMany(
+      const std::vector<UploadRequest>& requests,
+      const std::vector<std::string>& known_remote_sha256) {
+    std::vector<Result<UploadResult>> out;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      out.push_back(Upload(requests[i], i < known_remote_sha256.size()
+                                            ? known_remote_sha256[i]
+                                            : std::string()));
+    }
+    return out;
+  }
 
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
 
-  virtual Result<std::unique_ptr<Tunnel>> OpenTunnel(const std::string& host, int port) = 0;
+  virtual Result<std::unique_ptr<Tunnel>> OpenTunnel(const std::string& host,
+                                                     int port) = 0;
 };
 
 }  // namespace hardway

@@ -130,18 +130,20 @@ class UnitWatch {
       if (s.active_state != "active" || s.sub_state == "auto-restart") {
         seen.since = now;
         bool looping = s.sub_state == "auto-restart" || seen.moved;
-        GateVerdict v = Failv(host,
-                              unit + ": " + s.active_state + " (" + s.sub_state + ")" +
-                                  restarts + (looping ? ": crash-looping" : ""),
-                              unit);
+        GateVerdict v =
+            Failv(host,
+                  unit + ": " + s.active_state + " (" + s.sub_state + ")" +
+                      restarts + (looping ? ": crash-looping" : ""),
+                  unit);
         v.hopeless = s.n_restarts - seen.first_restarts >= kHopelessRestarts;
         return v;
       }
       if (moved_now) {
-        GateVerdict v = Failv(host,
-                              unit + ": active but its restart count rose to " +
-                                  std::to_string(s.n_restarts) + ": crash-looping",
-                              unit);
+        GateVerdict v =
+            Failv(host,
+                  unit + ": active but its restart count rose to " +
+                      std::to_string(s.n_restarts) + ": crash-looping",
+                  unit);
         v.hopeless = s.n_restarts - seen.first_restarts >= kHopelessRestarts;
         return v;
       }
@@ -363,20 +365,41 @@ GateVerdict FilesCheck(Transport& t, const Phase& phase,
 // Node preparation: every check of the phase's run steps on this host passes
 // again. A check prints what is missing ("kernel modules not loaded:
 // br_netfilter"), so the verdict says exactly what to fix, with the host.
+}  // namespace
+
+Result<std::vector<StepCheckResult>> RunStepChecks(
+    Transport& t, const std::vector<const Step*>& steps) {
+  std::vector<std::string> commands;
+  for (const Step* s : steps) commands.push_back(s->check);
+  auto results = t.ExecMany(commands);
+  if (!results) return std::unexpected(results.error());
+  std::vector<StepCheckResult> out;
+  for (const ExecResult& r : *results) {
+    out.push_back({r.exit_code, Trim(r.err.empty() ? r.out : r.err)});
+  }
+  return out;
+}
+
+namespace {
+
 GateVerdict PreparedCheck(Transport& t, const Phase& phase,
                           const std::string& host) {
   std::vector<std::string> problems;
-  size_t checks = 0;
+  std::vector<const Step*> checked;
   for (const Step& s : phase.steps) {
-    if (s.host != host || s.kind != StepKind::kRun || s.check.empty()) continue;
-    ++checks;
-    auto r = t.Exec(s.check);
-    if (!r) return Failv(host, r.error().message);
-    if (r->exit_code == 0) continue;
-    std::string said = Trim(r->err.empty() ? r->out : r->err);
-    problems.push_back(said.empty() ? s.description + ": check exited with " +
-                                          std::to_string(r->exit_code)
-                                    : said);
+    if (s.host == host && s.kind == StepKind::kRun && !s.check.empty())
+      checked.push_back(&s);
+  }
+  size_t checks = checked.size();
+  auto results = RunStepChecks(t, checked);
+  if (!results) return Failv(host, results.error().message);
+  for (size_t i = 0; i < checked.size(); ++i) {
+    const StepCheckResult& r = (*results)[i];
+    if (r.exit_code == 0) continue;
+    problems.push_back(r.said.empty()
+                           ? checked[i]->description + ": check exited with " +
+                                 std::to_string(r.exit_code)
+                           : r.said);
   }
   if (!problems.empty()) return Failv(host, Join(problems, "; "));
   return Pass(host, checks == 0 ? "nothing to check"
@@ -544,12 +567,14 @@ GateVerdict RoutesCheck(Transport& t, const GateHost& h, const Topology& topo) {
 
 // Local: every certificate in the state dir verifies against its CA and its key
 // matches.
-// The pki module owns the certificate table (which CA signs what, the SANs, the usages), so
-// the gate asks it rather than guessing a certificate's CA from its file name.
+// The pki module owns the certificate table (which CA signs what, the SANs, the
+// usages), so the gate asks it rather than guessing a certificate's CA from its
+// file name.
 GateVerdict PkiCheck(const Cluster& cluster, const fs::path& state) {
   auto checks = CheckPki(cluster, state, std::chrono::system_clock::now());
   if (CheckPassed(checks)) {
-    return Pass("local", std::to_string(checks.size()) + " files match the certificate table");
+    return Pass("local", std::to_string(checks.size()) +
+                             " files match the certificate table");
   }
   std::vector<std::string> problems;
   for (const CertCheck& c : checks) {
@@ -558,8 +583,10 @@ GateVerdict PkiCheck(const Cluster& cluster, const fs::path& state) {
                        (c.reason.empty() ? "" : " (" + c.reason + ")"));
   }
   std::string detail;
-  for (const std::string& p : problems) detail += (detail.empty() ? "" : "; ") + p;
-  return Failv("local", detail + " — run `hardway certs --check` for the full table");
+  for (const std::string& p : problems)
+    detail += (detail.empty() ? "" : "; ") + p;
+  return Failv("local",
+               detail + " — run `hardway certs --check` for the full table");
 }
 
 const GateHost* ApiHost(const Phase& phase, const Topology& topo) {
@@ -595,15 +622,17 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
     case GateKind::kPkiValid: {
       fs::path state = ctx.state_dir;
       const Cluster* cluster = ctx.cluster;
-      probes.push_back(Probe{"",
-                             "local",
-                             "",
-                             [state, cluster](Transport*) {
-                               if (!cluster) return Failv("local", "no cluster to check the PKI against");
-                               return PkiCheck(*cluster, state);
-                             },
-                             {},
-                             false});
+      probes.push_back(Probe{
+          "",
+          "local",
+          "",
+          [state, cluster](Transport*) {
+            if (!cluster)
+              return Failv("local", "no cluster to check the PKI against");
+            return PkiCheck(*cluster, state);
+          },
+          {},
+          false});
       break;
     }
     case GateKind::kPreflight:
@@ -620,13 +649,33 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
     case GateKind::kPrepared:
       each_host([&](const GateHost& h) {
         const Phase* p = &phase;
-        return [p, h](Transport* t) { return PreparedCheck(*t, *p, h.name); };
+        if (ctx.verified_by_run.contains(h.name)) {
+          return std::function<GateVerdict(Transport*)>([h](Transport*) {
+            return Pass(h.name,
+                        "every check passed (this run's checks; nothing "
+                        "changed)");
+          });
+        }
+        return std::function<GateVerdict(Transport*)>(
+            [p, h](Transport* t) { return PreparedCheck(*t, *p, h.name); });
       });
       break;
     case GateKind::kFilesPresent:
       each_host([&](const GateHost& h) {
         const Phase* p = &phase;
-        return [p, h](Transport* t) { return FilesCheck(*t, *p, h.name); };
+        if (ctx.verified_by_run.contains(h.name)) {
+          size_t n = std::ranges::count_if(p->steps, [&](const Step& s) {
+            return s.host == h.name &&
+                   (s.kind == StepKind::kUpload || s.kind == StepKind::kRender);
+          });
+          return std::function<GateVerdict(Transport*)>([h, n](Transport*) {
+            return Pass(h.name, std::to_string(n) +
+                                    " files present with sha256 and mode "
+                                    "(this run's listing; nothing changed)");
+          });
+        }
+        return std::function<GateVerdict(Transport*)>(
+            [p, h](Transport* t) { return FilesCheck(*t, *p, h.name); });
       });
       break;
     case GateKind::kUnitActive:
@@ -818,6 +867,8 @@ std::vector<UnitState> ParseSystemctlShow(const std::string& out) {
       s.load_state = value;
     else if (key == "UnitFileState")
       s.unit_file_state = value;
+    else if (key == "NeedDaemonReload")
+      s.need_daemon_reload = value == "yes";
     else if (key == "NRestarts")
       s.n_restarts = value.empty() ? -1 : std::atoi(value.c_str());
     else if (key == "ActiveEnterTimestampMonotonic")
@@ -925,11 +976,13 @@ GateReport RunGate(const Phase& phase, const GateContext& ctx,
           const Error& e = got.error();
           for (Probe* p : group) {
             if (p->done) continue;
-            p->last = Failv(p->host, (e.where.empty() ? "" : e.where + ": ") + e.message +
-                                         (e.hint.empty() ? "" : " (hint: " + e.hint + ")"));
+            p->last = Failv(
+                p->host, (e.where.empty() ? "" : e.where + ": ") + e.message +
+                             (e.hint.empty() ? "" : " (hint: " + e.hint + ")"));
             p->last.unreachable = e.kind == ErrorKind::kConnection;
           }
-          if (e.kind == ErrorKind::kConnection) break;  // ConnectHost already retried
+          if (e.kind == ErrorKind::kConnection)
+            break;  // ConnectHost already retried
         } else {
           t = *got;
         }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,8 @@ class TransportSource {
 
 struct GateContext {
   const Topology* topology = nullptr;
-  // The pki gate checks the state dir against the certificate table of this cluster.
+  // The pki gate checks the state dir against the certificate table of this
+  // cluster.
   const Cluster* cluster = nullptr;
   std::filesystem::path state_dir;
   TransportSource* transports = nullptr;
@@ -63,6 +65,11 @@ struct GateContext {
   std::string
       rbac_manifest;  // YAML of the objects the rbac gate expects (and applies)
   int parallel = 16;
+  // files_present and prepared: hosts where this run, moments ago, found
+  // everything the gate checks already in place (every file's sha256, mode and
+  // owner; every step's check) and then changed nothing. The gate takes that
+  // instead of asking the host again.
+  std::set<std::string> verified_by_run;
   bool diagnostics =
       true;  // fetch systemctl status + journal for failing units
 };
@@ -92,11 +99,24 @@ struct UnitState {
   std::string load_state;
   std::string unit_file_state;  // "enabled", "disabled", "static", ""
   int n_restarts = -1;
+  // NeedDaemonReload=yes: the unit file on disk changed since systemd loaded
+  // it.
+  bool need_daemon_reload = false;
   // ActiveEnterTimestampMonotonic: when the unit last became active, in
   // microseconds of the host's CLOCK_MONOTONIC; 0 when not shown or never.
   int64_t active_enter_us = 0;
 };
 std::vector<UnitState> ParseSystemctlShow(const std::string& out);
+
+// The `check:` commands of run steps, all in one remote call (each in its own
+// subshell, stdout and stderr together): per step, the exit code and the last
+// lines it printed.
+struct StepCheckResult {
+  int exit_code = 0;
+  std::string said;
+};
+Result<std::vector<StepCheckResult>> RunStepChecks(
+    Transport& t, const std::vector<const Step*>& steps);
 
 // `cat /proc/uptime; systemctl show ...` output: the host's monotonic clock in
 // microseconds (0 when the first line is not an uptime) and the unit blocks.

@@ -70,13 +70,11 @@ class DoctorTest : public ::testing::Test {
           h.PutFile(s.dest, bytes ? *bytes : "binary " + s.dest, s.mode,
                     s.owner);
         } else if (s.kind == StepKind::kSystemd) {
-          h.units[s.unit] = FakeUnit{.enabled = true,
-                                     .active_state = "active",
-                                     .sub_state = "running",
-                                     .n_restarts = 0,
-                                     .starts = 1,
-                                     .restarts = 0,
-                                     .crashloop = false};
+          FakeUnit& u = h.units[s.unit];
+          u.enabled = true;
+          u.active_state = "active";
+          u.sub_state = "running";
+          u.starts = 1;
         }
       }
     }

@@ -109,7 +109,8 @@ TEST(PlanPrinterTest, StepLinesShowSourceDestModeOwnerSizeAndHash) {
   EXPECT_THAT(
       text,
       HasSubstr(
-          "systemd etcd.service: daemon-reload, enable, start; restart if "
+          "systemd etcd.service: enable, start (daemon-reload if its unit file "
+          "changed); restart if "
           "changed: /usr/local/bin/etcd "));
   EXPECT_THAT(text, HasSubstr("\nphase 5/11 etcd: "));
   EXPECT_THAT(

@@ -45,6 +45,17 @@ TEST(RecordingTransport, SystemctlModel) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->exit_code, 0);
   EXPECT_EQ(t.state().daemon_reloads, 1);
+  // Like systemd: a changed unit file is not what runs until a reload.
+  t.state().PutFile("/etc/systemd/system/etcd.service", "[Service]\nX=1\n");
+  auto stale = t.Exec("systemctl show -p NeedDaemonReload etcd.service");
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->out, "NeedDaemonReload=yes\n");
+  ASSERT_TRUE(t.Exec("systemctl restart etcd.service"));
+  EXPECT_EQ(t.state().units["etcd"].stale_starts, 1);
+  ASSERT_TRUE(t.Exec("systemctl daemon-reload"));
+  stale = t.Exec("systemctl show -p NeedDaemonReload etcd.service");
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->out, "NeedDaemonReload=no\n");
   auto show = t.Exec(
       "systemctl show -p ActiveState,SubState,NRestarts,UnitFileState "
       "etcd.service");
@@ -52,7 +63,8 @@ TEST(RecordingTransport, SystemctlModel) {
             "ActiveState=active\nSubState=running\nNRestarts=0\nUnitFileState="
             "enabled\n");
   t.Exec("systemctl restart etcd");
-  EXPECT_EQ(t.state().units["etcd"].restarts, 1);
+  EXPECT_EQ(t.state().units["etcd"].restarts, 2);
+  EXPECT_EQ(t.state().units["etcd"].stale_starts, 1);
   t.Exec("systemctl disable --now etcd.service");
   EXPECT_EQ(t.state().units["etcd"].active_state, "inactive");
 }

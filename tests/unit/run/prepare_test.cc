@@ -130,8 +130,12 @@ class PrepareTest : public ::testing::Test {
   // step's command).
   void Unprepared(const std::string& host) {
     for (const Step* s : Checked(host)) {
+      // Missing until its command runs: the phase's first look (all checks
+      // at once) and the step's own look (files changed in between) both
+      // fail, the look after the command passes.
       Host(host).Script(s->check,
                         {ExecResult{1, "", s->description + " missing\n"},
+                         ExecResult{1, "", s->description + " missing\n"},
                          ExecResult{0, "", ""}});
     }
   }
@@ -174,9 +178,16 @@ TEST_F(PrepareTest, ExactCommandsOnAWorkerAndAController) {
   };
   auto expect = [&](const std::string& host,
                     const std::vector<std::string>& steps) {
-    std::vector<std::string> want = {"sha256 " + modules + " " + sysctls,
-                                     "exec mkdir -p /etc/modules-load.d",
-                                     "upload " + modules, "upload " + sysctls};
+    std::vector<std::string> want = {"sha256 " + modules + " " + sysctls};
+    // Every check at the phase's start (one call over SSH)...
+    for (const std::string& what : steps) {
+      want.push_back("exec " + StepOf(host, what).check);
+    }
+    // Both files in one round trip.
+    want.insert(want.end(), {"exec mkdir -p /etc/modules-load.d",
+                             "upload-many " + modules + " " + sysctls,
+                             "upload " + modules, "upload " + sysctls});
+    // ...but the uploads changed the host, so each step checks again.
     for (const std::string& what : steps) {
       auto c = checked(StepOf(host, what));
       want.insert(want.end(), c.begin(), c.end());
@@ -253,11 +264,13 @@ TEST_F(PrepareTest, SecondRunOnPreparedHostsChangesNothing) {
     std::vector<std::string> want = {
         "sha256 /etc/modules-load.d/hardway.conf "
         "/etc/sysctl.d/99-kubernetes.conf",
-        "exec mkdir -p /etc/modules-load.d",
-        "upload /etc/modules-load.d/hardway.conf",
-        "upload /etc/sysctl.d/99-kubernetes.conf"};
+    };
+    // Every check once, at the phase's start; they all pass and nothing
+    // changes, so neither the steps nor the gate ask again.
     for (const Step* st : Checked(host)) want.push_back("exec " + st->check);
-    for (const Step* st : Checked(host)) want.push_back("exec " + st->check);
+    want.insert(want.end(), {"exec mkdir -p /etc/modules-load.d",
+                             "upload /etc/modules-load.d/hardway.conf",
+                             "upload /etc/sysctl.d/99-kubernetes.conf"});
     EXPECT_EQ(Calls(host), want) << host;
     for (const Step* st : Checked(host)) {
       EXPECT_TRUE(second.steps[st->id].skipped) << st->id;

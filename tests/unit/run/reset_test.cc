@@ -76,7 +76,8 @@ TEST(Reset, StopsRemovesAndIsSafeToRerun) {
   fake->dirs = {"/usr/local/bin", "/etc/kubernetes", "/etc/kubernetes/pki",
                 "/var/lib/etcd"};
   fake->files["/var/lib/etcd/member/snap/db"] = FakeFile{};
-  fake->units["etcd"] = FakeUnit{true, "active", "running", 0, 1, 0, false};
+  fake->units["etcd"] =
+      FakeUnit{true, "active", "running", 0, 1, 0, false, "", 0};
   auto log = std::make_shared<CallLog>();
   TransportPool pool(
       [&](const std::string& h) -> Result<std::unique_ptr<Transport>> {
