@@ -241,6 +241,90 @@ TEST_F(SshTest, LargeUploadStreamsFromDiskThenSkipsUnchanged) {
   EXPECT_EQ(st.st_mode & 07777, 0640u);
 }
 
+TEST_F(SshTest, UploadManySendsSmallFilesInOneCallEachAtomically) {
+  auto t = MustConnect(sshd_->MakeHost("node-0"));
+  ASSERT_TRUE(t);
+  TempDir local;
+  auto from_disk = local / "ca.crt";
+  std::ofstream(from_disk) << "certificate bytes\n";
+  const std::string dir = (sshd_->dir() / "many").string();
+  const std::string key = "-----BEGIN PRIVATE KEY-----\nx\n";
+  std::vector<UploadRequest> reqs = {
+      {key, dir + "/pki/a.key", 0600, "nobody:nogroup", Sha256Hex(key),
+       key.size()},
+      {from_disk, dir + "/pki/ca.crt", 0644, "root:root",
+       Sha256Hex("certificate bytes\n"), 18},
+      {std::string(), dir + "/empty", 0644, "root:root", Sha256Hex(""), 0},
+      {std::string("same\n"), dir + "/same", 0644, "root:root",
+       Sha256Hex("same\n"), 5}};
+  auto out = t->UploadMany(reqs, {});
+  ASSERT_EQ(out.size(), reqs.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    ASSERT_TRUE(out[i]) << i << ": " << out[i].error().ToString();
+    EXPECT_TRUE(out[i]->changed) << i;
+  }
+  EXPECT_EQ(Slurp(dir + "/pki/a.key"), key);
+  EXPECT_EQ(Slurp(dir + "/pki/ca.crt"), "certificate bytes\n");
+  EXPECT_EQ(std::filesystem::file_size(dir + "/empty"), 0u);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/pki/a.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, ::getpwnam("nobody")->pw_uid);
+
+  // Known unchanged: nothing travels for it; the others still go together.
+  reqs[3].source = std::string("same\n");
+  reqs[1].source = std::string("new certificate\n");
+  reqs[1].sha256 = Sha256Hex("new certificate\n");
+  out = t->UploadMany(reqs,
+                      {Sha256Hex(key), "", Sha256Hex(""), Sha256Hex("same\n")});
+  ASSERT_TRUE(out[1] && out[3]);
+  EXPECT_TRUE(out[1]->changed);
+  EXPECT_EQ(out[1]->bytes_sent, 16u);
+  EXPECT_FALSE(out[3]->changed);
+  EXPECT_EQ(Slurp(dir + "/pki/ca.crt"), "new certificate\n");
+
+  // A bad owner in the middle: the files before it land, it and the ones
+  // after it fail and their destinations stay as they were; no temporary file
+  // is left behind.
+  std::vector<UploadRequest> bad = {
+      {std::string("one\n"), dir + "/one", 0644, "root:root", "", 4},
+      {std::string("two\n"), dir + "/pki/ca.crt", 0644, "no-such-user-xyz", "",
+       4},
+      {std::string("three\n"), dir + "/three", 0644, "root:root", "", 6}};
+  out = t->UploadMany(bad, {});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(out[0]);
+  ASSERT_FALSE(out[1]);
+  EXPECT_THAT(out[1].error().message, HasSubstr("no-such-user-xyz"));
+  ASSERT_FALSE(out[2]);
+  EXPECT_THAT(out[2].error().message, HasSubstr("an earlier file"));
+  EXPECT_EQ(Slurp(dir + "/one"), "one\n");
+  EXPECT_EQ(Slurp(dir + "/pki/ca.crt"), "new certificate\n");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/three"));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    EXPECT_FALSE(e.path().filename().string().starts_with(".hardway-tmp-"))
+        << e.path();
+  }
+}
+
+TEST_F(SshTest, ExecManyRunsEachCommandWithItsOwnExitCodeAndOutput) {
+  auto t = MustConnect(sshd_->MakeHost("node-0"));
+  ASSERT_TRUE(t);
+  auto r = t->ExecMany({"echo out; echo err >&2; exit 3", "true", "exit 1",
+                        "printf 'a\\nb\\n'; (exit 0)",
+                        "case x in x) echo paren;; esac"});
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->size(), 5u);
+  EXPECT_EQ((*r)[0].exit_code, 3);
+  EXPECT_EQ((*r)[0].out, "out\nerr\n");  // stdout and stderr together
+  EXPECT_EQ((*r)[1].exit_code, 0);
+  EXPECT_EQ((*r)[1].out, "");
+  EXPECT_EQ((*r)[2].exit_code, 1);
+  EXPECT_EQ((*r)[3].exit_code, 0);
+  EXPECT_EQ((*r)[3].out, "a\nb\n");
+  EXPECT_EQ((*r)[4].out, "paren\n");
+}
+
 TEST_F(SshTest, SmallPrivateFileWithOwner) {
   auto t = MustConnect(sshd_->MakeHost("node-0"));
   ASSERT_TRUE(t);

@@ -16,10 +16,18 @@ for f in etcd etcdctl containerd containerd-shim-runc-v2 runc ctr \
   [ -f "$dir/$f" ] && [ -x "$dir/$f" ] || fail "$f missing or not executable"
 done
 [ "$(cat "$dir/kube-apiserver")" = stand-in ] || fail "a file it does not own was changed"
-"$dir/etcd" --version | grep -q '^etcd Version: 3\.' || fail "etcd --version: $("$dir/etcd" --version 2>&1)"
-ETCDCTL_API=3 "$dir/etcdctl" version | grep -q '^etcdctl version: 3\.' || fail "etcdctl version"
-"$dir/runc" --version | grep -q '^runc version' || fail "runc --version"
-"$dir/containerd" --version | grep -q '^containerd ' || fail "containerd --version"
+# Output first, then grep: `prog | grep -q` under pipefail fails whenever grep has matched and
+# exited before prog finished writing (prog then dies of SIGPIPE).
+says() {  # says PATTERN CMD...: CMD's output has a line matching PATTERN
+  local pattern=$1 out
+  shift
+  out=$("$@" 2>&1) || return 1
+  grep -q -- "$pattern" <<<"$out"
+}
+says '^etcd Version: 3\.' "$dir/etcd" --version || fail "etcd --version: $("$dir/etcd" --version 2>&1)"
+says '^etcdctl version: 3\.' env ETCDCTL_API=3 "$dir/etcdctl" version || fail "etcdctl version"
+says '^runc version' "$dir/runc" --version || fail "runc --version"
+says '^containerd ' "$dir/containerd" --version || fail "containerd --version"
 
 before=$(cd "$dir" && find . -type f -printf '%p %T@ %s\n' | sort)
 "$here/scripts/artifacts.sh" "$dir" >/dev/null
@@ -29,7 +37,7 @@ $(diff <(echo "$before") <(echo "$after"))"
 
 echo "replaced" >"$dir/runc"
 "$here/scripts/artifacts.sh" "$dir" >/dev/null
-"$dir/runc" --version | grep -q '^runc version' || fail "a damaged runc was not restored"
+says '^runc version' "$dir/runc" --version || fail "a damaged runc was not restored"
 
 if "$here/scripts/artifacts.sh" 2>/dev/null; then fail "no argument was accepted"; fi
 echo "artifacts_test: PASS"
