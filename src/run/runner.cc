@@ -68,6 +68,21 @@ std::vector<std::string> HostsOf(const Phase& phase) {
   return hosts;
 }
 
+// The upload of a file step: its rendered bytes or its local source.
+UploadRequest UploadRequestOf(const Step& step) {
+  UploadRequest req;
+  if (step.kind == StepKind::kRender)
+    req.source = step.content;
+  else
+    req.source = std::filesystem::path(step.source);
+  req.dest = step.dest;
+  req.mode = step.mode;
+  req.owner = step.owner;
+  req.sha256 = step.sha256;
+  req.size = step.size;
+  return req;
+}
+
 // A run step. Without a check a command cannot say whether it changed
 // anything: it ran, and is idempotent. With one, the check decides: passing,
 // the step is skipped; failing, the command runs (a change) and the check must
@@ -256,8 +271,8 @@ struct Runner::PhaseRun {
       if (!first_error && err) first_error = err;
       return;
     }
-    if (o.changed) hosts_changed.insert(step.host);
     if (o.changed) {
+      hosts_changed.insert(step.host);
       ++outcome.changed;
       ++summary->steps_changed;
     } else {
@@ -618,18 +633,8 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
       bool changes =
           it == remote.end() || s.sha256.empty() || it->second != s.sha256;
       if (!changes || s.missing || s.size > kBatchBytes) continue;
-      UploadRequest req;
-      if (s.kind == StepKind::kRender)
-        req.source = s.content;
-      else
-        req.source = std::filesystem::path(s.source);
-      req.dest = s.dest;
-      req.mode = s.mode;
-      req.owner = s.owner;
-      req.sha256 = s.sha256;
-      req.size = s.size;
       group.push_back(&s);
-      requests.push_back(std::move(req));
+      requests.push_back(UploadRequestOf(s));
       known.push_back(it == remote.end() ? std::string() : it->second);
     }
     if (group.size() < 2) return;
@@ -667,16 +672,7 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
                       "`hardway certs`"};
           break;
         }
-        UploadRequest req;
-        if (step.kind == StepKind::kRender)
-          req.source = step.content;
-        else
-          req.source = std::filesystem::path(step.source);
-        req.dest = step.dest;
-        req.mode = step.mode;
-        req.owner = step.owner;
-        req.sha256 = step.sha256;
-        req.size = step.size;
+        UploadRequest req = UploadRequestOf(step);
         auto it = remote.find(step.dest);
         std::string known = it == remote.end() ? std::string() : it->second;
         auto b = batched.find(&step);
