@@ -218,8 +218,20 @@ class Explainer {
                   std::vector<std::string>& refs,
                   std::vector<const Phase*>& phases) const;
 
+  // What to print under "on the hosts:" when nothing goes to a host.
+  enum class NoFiles { kOmitHeading, kHeadingOnly, kStaysInStateDir };
+  // The "on the hosts / referenced by / installed in / checked by" block of
+  // a credential, from what Placements found and the gates that check it.
+  std::string PlacementBlock(const std::vector<std::string>& files,
+                             const std::vector<std::string>& refs,
+                             const std::vector<const Phase*>& phases,
+                             NoFiles no_files,
+                             const std::vector<std::string>& gates) const;
+  // The pki gate, if the plan has one.
+  std::vector<std::string> PkiGate() const;
+
   std::string Presenters(const CertSpec& spec) const;
-  std::string Checks(const CertSpec& spec) const;
+  std::vector<std::string> Checks(const CertSpec& spec) const;
 
   const Cluster& cluster_;
   const Plan& plan_;
@@ -350,10 +362,37 @@ std::string Explainer::Presenters(const CertSpec& spec) const {
   return out;
 }
 
-std::string Explainer::Checks(const CertSpec& spec) const {
-  std::vector<std::string> gates;
+std::string Explainer::PlacementBlock(
+    const std::vector<std::string>& files, const std::vector<std::string>& refs,
+    const std::vector<const Phase*>& phases, NoFiles no_files,
+    const std::vector<std::string>& gates) const {
+  std::string out;
+  if (!files.empty() || no_files != NoFiles::kOmitHeading)
+    out += "  on the hosts:\n";
+  if (files.empty() && no_files == NoFiles::kStaysInStateDir)
+    out += "    - none: it stays in the state dir\n";
+  for (const std::string& f : files) out += "    - " + f + "\n";
+  if (!refs.empty()) {
+    out += "  referenced by:\n";
+    for (const std::string& r : refs) out += "    - " + r + "\n";
+  }
+  for (const Phase* p : phases)
+    out += "  installed in: " + InstallLine(*p) + "\n";
+  if (!gates.empty()) {
+    out += "  checked by:\n";
+    for (const std::string& g : gates) out += "    - " + g + "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> Explainer::PkiGate() const {
   if (const Phase* p = PhaseWithGate(GateKind::kPkiValid))
-    AddUnique(gates, GateLine(*p));
+    return {GateLine(*p)};
+  return {};
+}
+
+std::vector<std::string> Explainer::Checks(const CertSpec& spec) const {
+  std::vector<std::string> gates = PkiGate();
   for (const Link& l : links_) {
     for (bool as_server : {false, true}) {
       const Endpoint& self = as_server ? l.server : l.client;
@@ -366,9 +405,7 @@ std::string Explainer::Checks(const CertSpec& spec) const {
       if (const Phase* p = StartingPhase(c)) AddUnique(gates, GateLine(*p));
     }
   }
-  std::string out = "  checked by:\n";
-  for (const std::string& g : gates) out += "    - " + g + "\n";
-  return out;
+  return gates;
 }
 
 std::string Explainer::Certificate(const CertSpec& spec) const {
@@ -410,16 +447,8 @@ std::string Explainer::Certificate(const CertSpec& spec) const {
       files.push_back(prefix + "stays in the state dir as kubeconfigs/" +
                       k.name + ".kubeconfig");
   }
-  o << "  on the hosts:\n";
-  if (files.empty()) o << "    - none: it stays in the state dir\n";
-  for (const std::string& f : files) o << "    - " << f << "\n";
-  if (!refs.empty()) {
-    o << "  referenced by:\n";
-    for (const std::string& r : refs) o << "    - " << r << "\n";
-  }
-  for (const Phase* p : phases)
-    o << "  installed in: " << InstallLine(*p) << "\n";
-  o << Checks(spec);
+  o << PlacementBlock(files, refs, phases, NoFiles::kStaysInStateDir,
+                      Checks(spec));
   return o.str();
 }
 
@@ -499,18 +528,7 @@ std::string Explainer::Authority(const CertSpec& spec) const {
   std::vector<std::string> files, refs;
   std::vector<const Phase*> phases;
   Placements({"state pki/" + spec.name + ".crt"}, "", files, refs, phases);
-  if (!files.empty()) {
-    o << "  on the hosts:\n";
-    for (const std::string& f : files) o << "    - " << f << "\n";
-  }
-  if (!refs.empty()) {
-    o << "  referenced by:\n";
-    for (const std::string& r : refs) o << "    - " << r << "\n";
-  }
-  for (const Phase* p : phases)
-    o << "  installed in: " << InstallLine(*p) << "\n";
-  if (const Phase* p = PhaseWithGate(GateKind::kPkiValid))
-    o << "  checked by:\n    - " << GateLine(*p) << "\n";
+  o << PlacementBlock(files, refs, phases, NoFiles::kOmitHeading, PkiGate());
   return o.str();
 }
 
@@ -525,16 +543,7 @@ std::string Explainer::KeyPair(const CertSpec& spec) const {
   Placements(
       {"state pki/" + spec.name + ".pub", "state pki/" + spec.name + ".key"},
       "", files, refs, phases);
-  o << "  on the hosts:\n";
-  for (const std::string& f : files) o << "    - " << f << "\n";
-  if (!refs.empty()) {
-    o << "  referenced by:\n";
-    for (const std::string& r : refs) o << "    - " << r << "\n";
-  }
-  for (const Phase* p : phases)
-    o << "  installed in: " << InstallLine(*p) << "\n";
-  if (const Phase* p = PhaseWithGate(GateKind::kPkiValid))
-    o << "  checked by:\n    - " << GateLine(*p) << "\n";
+  o << PlacementBlock(files, refs, phases, NoFiles::kHeadingOnly, PkiGate());
   return o.str();
 }
 

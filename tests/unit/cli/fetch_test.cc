@@ -3,14 +3,12 @@
 // validate, plan and fetch, and refused when a member is corrupt.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <sstream>
 #include <string>
 
 #include "../fetch/fetch_test_util.h"
+#include "cli_test_util.h"
 
 namespace hardway {
 namespace {
@@ -19,24 +17,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace fetch_test;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult Hardway(const std::string& args) {
-  CommandResult run;
-  std::string cmd = std::string(HARDWAY_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    run.output.append(buf.data(), n);
-  int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using cli_test::CommandResult;
+using cli_test::Hardway;
 
 const char* kHosts =
     "hosts:\n"

@@ -2,15 +2,15 @@
 // the 3+5 inventory.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+
+#include "cli_test_util.h"
 
 namespace {
 
@@ -27,20 +27,15 @@ struct CommandResult {
 
 // Runs `prefix HARDWAY_BINARY args`, with stdout and stderr apart.
 CommandResult Hardway(const std::string& args, const std::string& prefix = "") {
-  CommandResult run;
   const fs::path err_file =
       fs::temp_directory_path() /
       ("hardway-graph-cli-" + std::to_string(getpid()) + ".err");
-  std::string cmd = prefix + " " + std::string(HARDWAY_BINARY) + " " + args +
-                    " 2>" + err_file.string();
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    run.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  hardway::cli_test::CommandResult ran =
+      hardway::cli_test::RunCommand(prefix + " " + std::string(HARDWAY_BINARY) +
+                                    " " + args + " 2>" + err_file.string());
+  CommandResult run;
+  run.exit_code = ran.exit_code;
+  run.out = std::move(ran.output);
   std::ifstream in(err_file);
   std::stringstream err;
   err << in.rdbuf();

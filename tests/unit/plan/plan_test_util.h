@@ -37,21 +37,33 @@ class TempRootCleaner : public ::testing::Environment {
   }
 };
 
-inline const std::string kThreeByFive = R"(cluster:
+// Three control-plane hosts (etcd too) and two workers, the start of the
+// inventories below.
+inline const std::string kThreePlusTwoHosts =
+    R"(  - {name: cp-0, address: 10.0.0.10, roles: [etcd, controlplane]}
+  - {name: cp-1, address: 10.0.0.11, roles: [etcd, controlplane]}
+  - {name: cp-2, address: 10.0.0.12, roles: [etcd, controlplane]}
+  - {name: w-0, address: 10.0.0.20, roles: [worker]}
+  - {name: w-1, address: 10.0.0.21, roles: [worker]}
+)";
+
+inline const std::string kThreeByFive =
+    R"(cluster:
   name: big
   extra_args:
     kube-apiserver: {--audit-log-maxage: "30"}
     kubelet: {v: "4"}
 hosts:
-  - {name: cp-0, address: 10.0.0.10, roles: [etcd, controlplane]}
-  - {name: cp-1, address: 10.0.0.11, roles: [etcd, controlplane]}
-  - {name: cp-2, address: 10.0.0.12, roles: [etcd, controlplane]}
-  - {name: w-0, address: 10.0.0.20, roles: [worker]}
-  - {name: w-1, address: 10.0.0.21, roles: [worker]}
-  - {name: w-2, address: 10.0.0.22, roles: [worker]}
+)" + kThreePlusTwoHosts +
+    R"(  - {name: w-2, address: 10.0.0.22, roles: [worker]}
   - {name: w-3, address: 10.0.0.23, roles: [worker]}
   - {name: w-4, address: 10.0.0.24, roles: [worker]}
 )";
+
+// kThreePlusTwoHosts in a cluster `name`.
+inline std::string ThreePlusTwoInventory(const std::string& name) {
+  return "cluster: {name: " + name + "}\nhosts:\n" + kThreePlusTwoHosts;
+}
 
 inline std::string ExampleInventoryText() {
   auto text =

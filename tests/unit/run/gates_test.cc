@@ -4,22 +4,15 @@
 // SSH direct-tcpip channel.
 #include "run/gates.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <thread>
 
+#include "../testing/tls_server.h"
 #include "inventory/cluster.h"
 #include "pki/pki.h"
 #include "pki/x509.h"
@@ -68,95 +61,13 @@ void Write(const fs::path& p, const std::string& text) {
   std::ofstream(p) << text;
 }
 
-// A tiny HTTPS server: one request per connection, answered by `handler`.
-class TestServer {
+// A tiny HTTPS server with `id`'s certificate: one request per connection,
+// answered by `handler`.
+class TestServer : public testing::HttpsServer {
  public:
-  using Handler = std::function<std::pair<int, std::string>(
-      const std::string& method, const std::string& path,
-      const std::string& body)>;
   TestServer(const Identity& id, X509* client_ca, Handler handler)
-      : handler_(std::move(handler)) {
-    ctx_ = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_use_certificate(ctx_, id.cert.get());
-    SSL_CTX_use_PrivateKey(ctx_, id.key.get());
-    if (client_ca) {
-      X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), client_ca);
-      SSL_CTX_set_verify(
-          ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-    }
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    listen(fd_, 16);
-    socklen_t len = sizeof addr;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~TestServer() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-    SSL_CTX_free(ctx_);
-  }
-  int port() const { return port_; }
-
- private:
-  void Serve() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      timeval tv{5, 0};
-      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      SSL* ssl = SSL_new(ctx_);
-      SSL_set_fd(ssl, c);
-      if (SSL_accept(ssl) == 1) {
-        std::string raw;
-        char buf[4096];
-        while (true) {
-          size_t head = raw.find("\r\n\r\n");
-          if (head != std::string::npos) {
-            size_t cl = raw.find("Content-Length: ");
-            size_t want =
-                cl == std::string::npos ? 0 : std::stoul(raw.substr(cl + 16));
-            if (raw.size() >= head + 4 + want) break;
-          }
-          int n = SSL_read(ssl, buf, sizeof buf);
-          if (n <= 0) break;
-          raw.append(buf, static_cast<size_t>(n));
-        }
-        size_t sp1 = raw.find(' '), sp2 = raw.find(' ', sp1 + 1);
-        size_t head = raw.find("\r\n\r\n");
-        if (sp2 != std::string::npos && head != std::string::npos) {
-          auto [status, body] =
-              handler_(raw.substr(0, sp1), raw.substr(sp1 + 1, sp2 - sp1 - 1),
-                       raw.substr(head + 4));
-          std::string resp =
-              "HTTP/1.1 " + std::to_string(status) +
-              " X\r\nContent-Type: application/json\r\nContent-Length: " +
-              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-              body;
-          SSL_write(ssl, resp.data(), static_cast<int>(resp.size()));
-          SSL_shutdown(ssl);
-        }
-      }
-      ERR_clear_error();
-      SSL_free(ssl);
-      close(c);
-    }
-  }
-  SSL_CTX* ctx_;
-  int fd_;
-  int port_ = 0;
-  Handler handler_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+      : HttpsServer(id.cert.get(), id.key.get(), client_ca,
+                    std::move(handler)) {}
 };
 
 class GatesTest : public ::testing::Test {
@@ -185,12 +96,11 @@ class GatesTest : public ::testing::Test {
 
   TestServer::Handler Etcd(
       std::string members = R"({"members":[{"name":"etcd-0"}]})") {
-    return [members](const std::string& method, const std::string& path,
-                     const std::string&) {
-      if (method == "GET" && path == "/health") {
+    return [members](const TestServer::Request& r) {
+      if (r.method == "GET" && r.path == "/health") {
         return std::pair{200, std::string(R"({"health":"true","reason":""})")};
       }
-      if (method == "POST" && path == "/v3/cluster/member/list")
+      if (r.method == "POST" && r.path == "/v3/cluster/member/list")
         return std::pair{200, members};
       return std::pair{404, std::string("{}")};
     };
@@ -400,13 +310,11 @@ TEST_F(GatesTest, NodesReadyAndApiserverReadyWithTheAdminCertificate) {
     {"metadata":{"name":"w-0"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},
     {"metadata":{"name":"w-1"},"status":{"conditions":[{"type":"Ready","status":"False",
       "message":"container runtime network not ready"}]}}]})";
-  TestServer srv(
-      api, kube_ca_.cert.get(),
-      [&](const std::string&, const std::string& path, const std::string&) {
-        if (path == "/readyz") return std::pair{200, std::string("ok")};
-        if (path == "/api/v1/nodes") return std::pair{200, nodes};
-        return std::pair{404, std::string("{}")};
-      });
+  TestServer srv(api, kube_ca_.cert.get(), [&](const TestServer::Request& r) {
+    if (r.path == "/readyz") return std::pair{200, std::string("ok")};
+    if (r.path == "/api/v1/nodes") return std::pair{200, nodes};
+    return std::pair{404, std::string("{}")};
+  });
   host_->MapTunnel("10.240.0.20", 6443, srv.port());
   Topology topo{
       {GateHost{"cp-0", "10.240.0.20", {Role::kControlplane}, std::nullopt},
@@ -438,12 +346,10 @@ TEST_F(GatesTest, NodesReadyAndApiserverReadyWithTheAdminCertificate) {
 TEST_F(GatesTest, HealthzSpeaksTlsWithoutVerifyingSelfSignedCerts) {
   Identity self = Issue("kube-scheduler@1700000000", nullptr, {"localhost"}, {},
                         true, false);
-  TestServer srv(
-      self, nullptr,
-      [](const std::string&, const std::string& path, const std::string&) {
-        return path == "/healthz" ? std::pair{200, std::string("ok")}
-                                  : std::pair{404, std::string()};
-      });
+  TestServer srv(self, nullptr, [](const TestServer::Request& r) {
+    return r.path == "/healthz" ? std::pair{200, std::string("ok")}
+                                : std::pair{404, std::string()};
+  });
   host_->MapTunnel("127.0.0.1", 10259, srv.port());
   Topology topo{
       {GateHost{"cp-0", "10.240.0.20", {Role::kControlplane}, std::nullopt}}};
@@ -463,23 +369,21 @@ TEST_F(GatesTest, RbacApplyIsIdempotentAndTheGateSeesTheObjects) {
   std::mutex mu;
   std::set<std::string> stored;
   std::vector<std::string> bodies;
-  TestServer srv(api, kube_ca_.cert.get(),
-                 [&](const std::string& method, const std::string& path,
-                     const std::string& body) {
-                   std::lock_guard lock(mu);
-                   if (method == "POST") {
-                     auto j = nlohmann::json::parse(body);
-                     std::string key =
-                         path + "/" + j["metadata"]["name"].get<std::string>();
-                     bodies.push_back(body);
-                     if (!stored.insert(key).second)
-                       return std::pair{409, std::string("{}")};
-                     return std::pair{201, body};
-                   }
-                   return stored.contains(path)
-                              ? std::pair{200, std::string("{}")}
-                              : std::pair{404, std::string("{}")};
-                 });
+  TestServer srv(api, kube_ca_.cert.get(), [&](const TestServer::Request& r) {
+    const std::string& method = r.method;
+    const std::string& path = r.path;
+    const std::string& body = r.body;
+    std::lock_guard lock(mu);
+    if (method == "POST") {
+      auto j = nlohmann::json::parse(body);
+      std::string key = path + "/" + j["metadata"]["name"].get<std::string>();
+      bodies.push_back(body);
+      if (!stored.insert(key).second) return std::pair{409, std::string("{}")};
+      return std::pair{201, body};
+    }
+    return stored.contains(path) ? std::pair{200, std::string("{}")}
+                                 : std::pair{404, std::string("{}")};
+  });
   host_->MapTunnel("10.240.0.20", 6443, srv.port());
   std::string manifest = R"(apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -542,18 +446,25 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: kube-apiserve
 TEST_F(GatesTest, CrashLoopFailsLongBeforeTheDeadline) {
   Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
   Phase phase{"p", "", {}, {}, false, {"a"}, {}, {}};
-  phase.gate = Gate{GateKind::kUnitActive, std::chrono::seconds(30), {"kube-apiserver"}, 0, ""};
+  phase.gate = Gate{GateKind::kUnitActive,
+                    std::chrono::seconds(30),
+                    {"kube-apiserver"},
+                    0,
+                    ""};
   std::vector<ExecResult> polls;
   for (int restarts = 5; restarts < 40; ++restarts) {
-    polls.push_back(ExecResult{0,
-                               "LoadState=loaded\nActiveState=activating\nSubState=auto-restart\n"
-                               "NRestarts=" + std::to_string(restarts) + "\n",
-                               ""});
+    polls.push_back(ExecResult{
+        0,
+        "LoadState=loaded\nActiveState=activating\nSubState=auto-restart\n"
+        "NRestarts=" +
+            std::to_string(restarts) + "\n",
+        ""});
   }
   auto looping = std::make_shared<FakeHost>();
   looping->Script("systemctl show", polls);
   auto start = std::chrono::steady_clock::now();
-  GateReport r = RunWith(phase, topo, state_, looping, std::chrono::seconds(30));
+  GateReport r =
+      RunWith(phase, topo, state_, looping, std::chrono::seconds(30));
   ASSERT_FALSE(r.ok);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_TRUE(r.verdicts.at(0).hopeless);
@@ -617,18 +528,22 @@ TEST_F(GatesTest, UnitGateSeesRestartCountMoving) {
 TEST_F(GatesTest, UnitUpLongerThanSettleByItsOwnTimestampPassesAtOnce) {
   Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
   Phase phase{"p", "", {}, {}, false, {"a"}, {}, {}};
-  phase.gate = Gate{GateKind::kUnitActive, std::chrono::seconds(5), {"etcd"}, 0, ""};
+  phase.gate =
+      Gate{GateKind::kUnitActive, std::chrono::seconds(5), {"etcd"}, 0, ""};
   auto snapshot = [](const std::string& active_enter_us) {
-    return ExecResult{0,
-                      "5000.00 9000.00\nLoadState=loaded\nActiveState=active\n"
-                      "SubState=running\nNRestarts=0\nActiveEnterTimestampMonotonic=" +
-                          active_enter_us + "\n",
-                      ""};
+    return ExecResult{
+        0,
+        "5000.00 9000.00\nLoadState=loaded\nActiveState=active\n"
+        "SubState=running\nNRestarts=0\nActiveEnterTimestampMonotonic=" +
+            active_enter_us + "\n",
+        ""};
   };
   auto run = [&](std::shared_ptr<FakeHost> fake) {
-    TransportPool pool([fake](const std::string& h) -> Result<std::unique_ptr<Transport>> {
-      return std::unique_ptr<Transport>(std::make_unique<RecordingTransport>(h, fake));
-    });
+    TransportPool pool(
+        [fake](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+          return std::unique_ptr<Transport>(
+              std::make_unique<RecordingTransport>(h, fake));
+        });
     GateContext ctx;
     ctx.topology = &topo;
     ctx.state_dir = state_;
@@ -651,7 +566,8 @@ TEST_F(GatesTest, UnitUpLongerThanSettleByItsOwnTimestampPassesAtOnce) {
   EXPECT_TRUE(f.ok) << FormatGateFailure(f);
   EXPECT_GE(f.attempts, 2);
   // The host clock in the fake stands still, so only our own watch can pass it.
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  EXPECT_GE(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(1000));
 }
 
 TEST(ParseUnitSnapshot, UptimeLineThenBlocks) {
@@ -860,11 +776,13 @@ TEST_F(GatesTest, PreparedRunsEveryCheckAgainAndSaysWhatIsMissing) {
 }
 
 TEST_F(GatesTest, PkiValidChecksTheCertificateTable) {
-  // A real state dir from EnsurePki; the gate must accept it and name a broken file.
+  // A real state dir from EnsurePki; the gate must accept it and name a broken
+  // file.
   auto inventory = ParseInventory(
       "cluster: {name: gates}\n"
       "hosts:\n"
-      "  - {name: controller-0, address: 10.240.0.10, roles: [etcd, controlplane]}\n"
+      "  - {name: controller-0, address: 10.240.0.10, roles: [etcd, "
+      "controlplane]}\n"
       "  - {name: node-0, address: 10.240.0.20, roles: [worker]}\n",
       state_ / "inventory.yaml");
   ASSERT_TRUE(inventory);
@@ -872,12 +790,15 @@ TEST_F(GatesTest, PkiValidChecksTheCertificateTable) {
   fs::path state = state_ / "real";
   ASSERT_TRUE(EnsurePki(cluster, state));
   Phase phase{"pki", "", {}, {}, true, {}, {}, {}};
-  phase.gate = Gate{GateKind::kPkiValid, std::chrono::milliseconds(50), {}, 0, ""};
+  phase.gate =
+      Gate{GateKind::kPkiValid, std::chrono::milliseconds(50), {}, 0, ""};
   Topology topo;
   auto run = [&](const Cluster* c) {
-    TransportPool pool([this](const std::string& h) -> Result<std::unique_ptr<Transport>> {
-      return std::unique_ptr<Transport>(std::make_unique<RecordingTransport>(h, host_));
-    });
+    TransportPool pool(
+        [this](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+          return std::unique_ptr<Transport>(
+              std::make_unique<RecordingTransport>(h, host_));
+        });
     GateContext ctx;
     ctx.topology = &topo;
     ctx.cluster = c;
@@ -890,13 +811,17 @@ TEST_F(GatesTest, PkiValidChecksTheCertificateTable) {
   GateReport ok = run(&cluster);
   EXPECT_TRUE(ok.ok) << FormatGateFailure(ok);
 
-  // apiserver-etcd-client lives in pki/ but is signed by etcd-ca: the table knows that.
-  Identity health = Issue("hardway-etcd-healthcheck", &etcd_ca_, {}, {}, false, true);
+  // apiserver-etcd-client lives in pki/ but is signed by etcd-ca: the table
+  // knows that.
+  Identity health =
+      Issue("hardway-etcd-healthcheck", &etcd_ca_, {}, {}, false, true);
   Write(state / "pki/admin.key", PrivateKeyToPem(health.key.get()));
   GateReport bad = run(&cluster);
   ASSERT_FALSE(bad.ok);
-  EXPECT_NE(bad.verdicts[0].detail.find("admin"), std::string::npos) << bad.verdicts[0].detail;
-  EXPECT_EQ(bad.verdicts[0].detail.find("apiserver-etcd-client"), std::string::npos)
+  EXPECT_NE(bad.verdicts[0].detail.find("admin"), std::string::npos)
+      << bad.verdicts[0].detail;
+  EXPECT_EQ(bad.verdicts[0].detail.find("apiserver-etcd-client"),
+            std::string::npos)
       << bad.verdicts[0].detail;
 
   GateReport no_cluster = run(nullptr);

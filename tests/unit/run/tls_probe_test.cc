@@ -3,20 +3,17 @@
 // of hanging the gate or doctor that asked.
 #include "run/tls_probe.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
 #include <random>
-#include <thread>
+#include <vector>
 
+#include "../testing/tls_server.h"
 #include "pki/x509.h"
 #include "remote/tcp_tunnel.h"
 
@@ -31,57 +28,36 @@ using std::chrono::hours;
 class SilentServer {
  public:
   explicit SilentServer(SSL_CTX* ctx) : ctx_(ctx) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    listen(fd_, 4);
-    socklen_t len = sizeof addr;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Serve(); });
+    listener_.Start([this](int c) { Hold(c); });
   }
   ~SilentServer() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
+    listener_.Stop();
+    for (SSL* s : sessions_) SSL_free(s);
+    for (int c : open_) close(c);
   }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
 
  private:
-  void Serve() {
-    std::vector<int> open;
-    std::vector<SSL*> sessions;
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      open.push_back(c);
-      if (ctx_) {
-        SSL* ssl = SSL_new(ctx_);
-        SSL_set_fd(ssl, c);
-        if (SSL_accept(ssl) == 1) {
-          char buf[4096];
-          // Read the request, answer nothing.
-          pollfd q{c, POLLIN, 0};
-          if (poll(&q, 1, 2000) > 0) (void)SSL_read(ssl, buf, sizeof buf);
-        }
-        sessions.push_back(ssl);
-      }
+  // On the listener's thread; the connection stays open until the end.
+  void Hold(int c) {
+    open_.push_back(c);
+    if (!ctx_) return;
+    SSL* ssl = SSL_new(ctx_);
+    SSL_set_fd(ssl, c);
+    if (SSL_accept(ssl) == 1) {
+      char buf[4096];
+      // Read the request, answer nothing.
+      pollfd q{c, POLLIN, 0};
+      if (poll(&q, 1, 2000) > 0) (void)SSL_read(ssl, buf, sizeof buf);
     }
     ERR_clear_error();
-    for (SSL* s : sessions) SSL_free(s);
-    for (int c : open) close(c);
+    sessions_.push_back(ssl);
   }
+
   SSL_CTX* ctx_;
-  int fd_;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  std::vector<int> open_;
+  std::vector<SSL*> sessions_;
+  testing::LoopbackListener listener_;
 };
 
 struct Pair {

@@ -23,17 +23,9 @@ namespace fs = std::filesystem;
 [[maybe_unused]] auto* const kCleaner =
     ::testing::AddGlobalTestEnvironment(new testing::TempRootCleaner);
 
-const std::string kThreePlusTwo = R"(cluster: {name: trust}
-hosts:
-  - {name: cp-0, address: 10.0.0.10, roles: [etcd, controlplane]}
-  - {name: cp-1, address: 10.0.0.11, roles: [etcd, controlplane]}
-  - {name: cp-2, address: 10.0.0.12, roles: [etcd, controlplane]}
-  - {name: w-0, address: 10.0.0.20, roles: [worker]}
-  - {name: w-1, address: 10.0.0.21, roles: [worker]}
-)";
-
 struct Fixture {
-  Cluster cluster = MakeCluster(kThreePlusTwo, "trust");
+  Cluster cluster =
+      MakeCluster(testing::ThreePlusTwoInventory("trust"), "trust");
   Plan plan = MustBuild(cluster);
   std::vector<Link> links = TrustLinks(cluster);
 
