@@ -21,6 +21,7 @@ namespace {
 
 using ::hardway::testing::Identity;
 using ::hardway::testing::Issue;
+using ::hardway::testing::IssueClock;
 using std::chrono::hours;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -79,7 +80,7 @@ class CertChecks : public ::testing::Test {
 
   Identity kube_ca_, etcd_ca_;
   CaSet cas_;
-  TimePoint now_ = std::chrono::system_clock::now();
+  TimePoint now_ = IssueClock();
   std::chrono::milliseconds renew_{hours(720)};
 };
 

@@ -20,6 +20,16 @@ struct Identity {
   KeyPtr key;
 };
 
+// The instant every test certificate's validity is measured from, fixed once
+// per process and whole seconds (X.509 times have no fractions), so a test
+// that judges certificates at IssueClock() sees exactly "3 days ago" for one
+// issued with valid_to = -72h, even when issuing crosses a second boundary.
+inline std::chrono::system_clock::time_point IssueClock() {
+  static const auto at = std::chrono::floor<std::chrono::seconds>(
+      std::chrono::system_clock::now());
+  return at;
+}
+
 inline Identity Issue(const std::string& cn, const Identity* ca,
                       std::vector<std::string> ips, bool server, bool client,
                       std::chrono::hours valid_from = std::chrono::hours(-1),
@@ -41,7 +51,7 @@ inline Identity Issue(const std::string& cn, const Identity* ca,
   req.server_auth = server;
   req.client_auth = client;
   req.ip_sans = std::move(ips);
-  auto now = std::chrono::system_clock::now();
+  auto now = IssueClock();
   req.not_before = now + valid_from;
   req.not_after = now + valid_to;
   auto cert = IssueCertificate(req, key.get(), ca ? ca->cert.get() : nullptr,
