@@ -57,20 +57,20 @@ std::vector<HostWork> PlanHostWork(
 }
 
 std::string StatCommand(const std::vector<std::string>& paths) {
-  std::string cmd = "stat -c '%a %U:%G %n'";
+  std::string cmd = "stat -c " + ShellQuote(kStatFormat);
   for (const std::string& p : paths) cmd += " " + ShellQuote(p);
   return cmd + " 2>/dev/null";
 }
 
 std::string UnitsCommand(const std::vector<std::string>& units) {
-  std::string cmd =
-      "systemctl show -p LoadState,ActiveState,SubState,NRestarts";
+  std::string cmd = std::string("systemctl show -p ") + kUnitProperties;
   for (const std::string& u : units) cmd += " " + u + ".service";
   return cmd;
 }
 
 std::string JournalCommand(const std::string& unit) {
-  return "journalctl -u " + unit + ".service -n 5 --no-pager -o cat";
+  return "journalctl -u " + unit + ".service -n " +
+         std::to_string(kJournalLines) + " --no-pager -o cat";
 }
 
 HostFacts GatherHost(Transport& t, const HostWork& work) {

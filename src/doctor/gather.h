@@ -56,11 +56,16 @@ struct HostFacts {
   std::map<std::string, std::string> journals;  // units down or restarted
 };
 
-// The exact commands (also used by the tests).
+// The exact commands (also used by the tests). ReadOnlyTransport lets through
+// these shapes and nothing else, built from the same pieces.
 std::string StatCommand(const std::vector<std::string>& paths);
 std::string UnitsCommand(const std::vector<std::string>& units);
 std::string JournalCommand(const std::string& unit);
 inline constexpr const char* kClockCommand = "date +%s.%N";
+inline constexpr const char* kStatFormat = "%a %U:%G %n";
+inline constexpr const char* kUnitProperties =
+    "LoadState,ActiveState,SubState,NRestarts";
+inline constexpr int kJournalLines = 5;
 
 HostFacts GatherHost(Transport& transport, const HostWork& work);
 

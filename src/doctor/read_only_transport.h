@@ -1,6 +1,7 @@
 // Doctor never changes a host, and this wrapper makes that a property of the
 // code rather than of care: Upload is refused, and Exec runs only the few
-// read-only commands doctor issues (stat, date, systemctl show, journalctl).
+// read-only commands doctor issues (date, stat, systemctl show, journalctl),
+// each with exactly the options doctor gives it.
 // Sha256Of, ReadFile and OpenTunnel pass through (they only read or connect).
 #pragma once
 
@@ -37,9 +38,12 @@ class ReadOnlyTransport : public Transport {
   std::unique_ptr<Transport> inner_;
 };
 
-// True for the commands ReadOnlyTransport lets through: `stat -c ...`,
-// `date +...`, `systemctl show ...`, `journalctl ...`, with no shell operators
-// that could chain another command.
+// True for the commands ReadOnlyTransport lets through, the shapes gather.h
+// builds and no other: `date +%s.%N`; `stat -c '%a %U:%G %n' /abs/path...
+// [2>/dev/null]`; `systemctl show -p LoadState,ActiveState,SubState,NRestarts
+// U.service...`; `journalctl -u U.service -n 5 --no-pager -o cat`. Words are
+// plain or single-quoted; no shell operator, expansion or other option (date
+// -s, journalctl --rotate / --vacuum-size / --flush) passes.
 bool IsReadOnlyCommand(const std::string& command);
 
 }  // namespace hardway

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "doctor/finding.h"
+#include "doctor/gather.h"
 #include "doctor/read_only_transport.h"
 #include "doctor_test_util.h"
 #include "pki/kubeconfig.h"
@@ -565,7 +566,8 @@ TEST(ReadOnly, OnlyDoctorsOwnCommandsPass) {
   EXPECT_TRUE(IsReadOnlyCommand("date +%s.%N"));
   EXPECT_TRUE(IsReadOnlyCommand("stat -c '%a %U:%G %n' '/etc/x' 2>/dev/null"));
   EXPECT_TRUE(IsReadOnlyCommand(
-      "systemctl show -p LoadState,ActiveState etcd.service"));
+      "systemctl show -p LoadState,ActiveState,SubState,NRestarts "
+      "etcd.service kube-apiserver.service"));
   EXPECT_TRUE(
       IsReadOnlyCommand("journalctl -u etcd.service -n 5 --no-pager -o cat"));
   EXPECT_FALSE(IsReadOnlyCommand("systemctl restart etcd.service"));
@@ -574,6 +576,52 @@ TEST(ReadOnly, OnlyDoctorsOwnCommandsPass) {
   EXPECT_FALSE(IsReadOnlyCommand("date +%s > /etc/x"));
   EXPECT_FALSE(IsReadOnlyCommand("journalctl $(reboot)"));
   EXPECT_FALSE(IsReadOnlyCommand("chmod 600 /x"));
+}
+
+// The commands gather.h builds, for paths and units of every kind doctor
+// meets (a quote in a path included), pass as they are.
+TEST(ReadOnly, EveryCommandDoctorBuildsPasses) {
+  EXPECT_TRUE(IsReadOnlyCommand(kClockCommand));
+  EXPECT_TRUE(IsReadOnlyCommand(
+      StatCommand({"/etc/kubernetes/pki/etcd/ca.crt",
+                   "/etc/systemd/system/kube-apiserver.service",
+                   "/usr/local/bin/containerd-shim-runc-v2", "/etc/it's"})));
+  EXPECT_TRUE(IsReadOnlyCommand(UnitsCommand(
+      {"etcd", "kube-apiserver", "kube-controller-manager", "containerd"})));
+  for (const char* unit : {"etcd", "kubelet", "kube-proxy", "containerd"})
+    EXPECT_TRUE(IsReadOnlyCommand(JournalCommand(unit))) << unit;
+}
+
+// Each of these starts like a command doctor sends and has no shell operator,
+// so a prefix check let it through; each changes the host.
+TEST(ReadOnly, OptionsDoctorNeverUsesAreRefused) {
+  for (const char* evil : {
+           "date +%s -s @0",              // sets the clock
+           "date -s @0 +%s.%N",           //
+           "date +%s.%N --set=@0",        //
+           "journalctl --vacuum-size=1",  // deletes archived journals
+           "journalctl --rotate",         // rotates the journal files
+           "journalctl --flush",          // moves /run journal to /var
+           "journalctl -u etcd.service -n 5 --no-pager -o cat --rotate",
+           "journalctl -u etcd.service -n 5 --no-pager -o cat --vacuum-time=1s",
+           "journalctl -u --rotate -n 5 --no-pager -o cat",
+           "systemctl show -p LoadState,ActiveState,SubState,NRestarts "
+           "--kill-whom=all etcd.service",
+           "systemctl show -p LoadState,ActiveState,SubState,NRestarts "
+           "-H root@elsewhere etcd.service",
+           "systemctl show etcd.service",
+           "stat -c '%a %U:%G %n' --printf=x /etc/x",
+           "stat -c '%a %U:%G %n' /etc/* 2>/dev/null",
+           "stat -c '%a %U:%G %n' \"/etc/$(reboot)\"",
+           "stat -c '%a %U:%G %n' /etc/x 2>/dev/null 2>/dev/null",
+           "date +%s.%N 2>/dev/null",
+           "sha256sum /etc/x",
+       }) {
+    EXPECT_FALSE(IsReadOnlyCommand(evil)) << evil;
+  }
+  // Inside single quotes the shell expands nothing: still one literal path.
+  EXPECT_TRUE(IsReadOnlyCommand("stat -c '%a %U:%G %n' '/etc/$(reboot)'"));
+  EXPECT_FALSE(IsReadOnlyCommand("stat -c '%a %U:%G %n' '/etc/x"));
 }
 
 TEST(ReadOnly, UploadAndWritingCommandsAreRefusedAndNeverReachTheHost) {
@@ -597,6 +645,17 @@ TEST(ReadOnly, UploadAndWritingCommandsAreRefusedAndNeverReachTheHost) {
   EXPECT_EQ(*read, "y");
   auto date = t.Exec("date +%s.%N");
   ASSERT_TRUE(date);
+  // Refused before it reaches the host: the host never sees the command.
+  auto set = t.Exec("date +%s -s @0");
+  ASSERT_FALSE(set);
+  EXPECT_EQ(set.error().message,
+            "doctor is read-only and refused to run: date +%s -s @0");
+  auto rotate = t.Exec("journalctl --rotate");
+  ASSERT_FALSE(rotate);
+  std::vector<std::string> execs;
+  for (const RecordedCall& c : log->calls())
+    if (c.op == "exec") execs.push_back(c.detail);
+  EXPECT_EQ(execs, std::vector<std::string>{"date +%s.%N"});
 }
 
 }  // namespace
