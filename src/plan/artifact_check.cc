@@ -4,11 +4,23 @@
 #include <set>
 #include <sstream>
 
+#include "fetch/bundle.h"
 #include "fetch/layout.h"
 #include "util/files.h"
 
 namespace hardway {
 namespace fs = std::filesystem;
+
+namespace {
+
+// How to (re)write SHA256SUMS for files made by hand.
+std::string RegenerateSha256Sums(const fs::path& dir) {
+  return "(cd " + dir.string() +
+         " && find . -type f ! -name SHA256SUMS ! -name manifest.json | sort "
+         "| xargs sha256sum > SHA256SUMS)";
+}
+
+}  // namespace
 
 Result<std::map<std::string, std::string>> ParseArtifactManifest(
     const std::string& text, const fs::path& path) {
@@ -24,9 +36,7 @@ Result<std::map<std::string, std::string>> ParseArtifactManifest(
     if (!hex || line[64] != ' ' || (line[65] != ' ' && line[65] != '*')) {
       return Fail(ErrorKind::kValidation, "not a sha256sum line",
                   path.string() + ":" + std::to_string(line_no),
-                  "regenerate it: (cd " + path.parent_path().string() +
-                      " && find . -type f ! -name SHA256SUMS | sort | xargs "
-                      "sha256sum > SHA256SUMS)");
+                  "regenerate it: " + RegenerateSha256Sums(path.parent_path()));
     }
     std::string name = line.substr(66);
     if (name.starts_with("./")) name = name.substr(2);
@@ -35,18 +45,43 @@ Result<std::map<std::string, std::string>> ParseArtifactManifest(
   return sums;
 }
 
-Status VerifyArtifacts(const Plan& plan, const fs::path& artifacts_dir,
-                       const Cluster* cluster) {
-  fs::path manifest_path = artifacts_dir / kArtifactManifest;
-  std::optional<std::map<std::string, std::string>> manifest;
+namespace {
+
+// One manifest of the folder, read as relative path -> sha256.
+struct Manifest {
+  fs::path path;
+  std::map<std::string, std::string> sums;
+};
+
+// manifest.json, then SHA256SUMS: those of the two the folder has.
+Result<std::vector<Manifest>> ReadManifests(const fs::path& dir) {
+  std::vector<Manifest> out;
   std::error_code ec;
-  if (fs::exists(manifest_path, ec)) {
-    auto text = ReadFile(manifest_path);
-    if (!text) return std::unexpected(text.error());
-    auto parsed = ParseArtifactManifest(*text, manifest_path);
+  if (fs::exists(dir / kManifestJson, ec)) {
+    auto parsed = ReadManifest(dir);
     if (!parsed) return std::unexpected(parsed.error());
-    manifest = std::move(*parsed);
+    Manifest m{dir / kManifestJson, {}};
+    for (const ManifestEntry& e : parsed->entries) m.sums[e.path] = e.sha256;
+    out.push_back(std::move(m));
   }
+  const fs::path sums_path = dir / kArtifactManifest;
+  if (fs::exists(sums_path, ec)) {
+    auto text = ReadFile(sums_path);
+    if (!text) return std::unexpected(text.error());
+    auto parsed = ParseArtifactManifest(*text, sums_path);
+    if (!parsed) return std::unexpected(parsed.error());
+    out.push_back(Manifest{sums_path, std::move(*parsed)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ArtifactCheck> VerifyArtifacts(const Plan& plan,
+                                      const fs::path& artifacts_dir,
+                                      const Cluster* cluster) {
+  auto manifests = ReadManifests(artifacts_dir);
+  if (!manifests) return std::unexpected(manifests.error());
 
   std::set<std::string> seen;
   std::vector<std::string> problems;
@@ -77,15 +112,26 @@ Status VerifyArtifacts(const Plan& plan, const fs::path& artifacts_dir,
         problems.push_back(name + ": missing (" + step.source + ")");
         continue;
       }
-      if (!manifest) continue;
-      auto it = manifest->find(name);
-      if (it == manifest->end()) {
-        problems.push_back(name + ": not listed in " + manifest_path.string());
-      } else if (it->second != step.sha256) {
-        problems.push_back(name + ": sha256 " + step.sha256.substr(0, 16) +
-                           "… does not match the manifest's " +
-                           it->second.substr(0, 16) +
-                           "… (corrupt or replaced)");
+      if (manifests->empty()) continue;
+      // Listed in at least one manifest; every manifest listing it agrees
+      // (SHA256SUMS may also list files added by hand that manifest.json,
+      // written by fetch, does not).
+      bool listed = false;
+      for (const Manifest& m : *manifests) {
+        auto it = m.sums.find(name);
+        if (it == m.sums.end()) continue;
+        listed = true;
+        if (it->second != step.sha256) {
+          problems.push_back(name + ": sha256 " + step.sha256 +
+                             " does not match " + it->second + " in " +
+                             m.path.string() + " (corrupt or replaced)");
+        }
+      }
+      if (!listed) {
+        std::string where = manifests->front().path.string();
+        for (size_t i = 1; i < manifests->size(); ++i)
+          where += " or " + (*manifests)[i].path.string();
+        problems.push_back(name + ": not listed in " + where);
       }
     }
   }
@@ -102,14 +148,35 @@ Status VerifyArtifacts(const Plan& plan, const fs::path& artifacts_dir,
                        " (ELF header), but host " + names + " is " + arch +
                        " (hosts[].arch)");
   }
-  if (problems.empty()) return {};
+  if (problems.empty()) {
+    ArtifactCheck check;
+    for (const Manifest& m : *manifests) check.manifests.push_back(m.path);
+    if (manifests->empty() && !seen.empty()) {
+      check.warning =
+          "the artifacts in " + artifacts_dir.string() +
+          " are not verified (only their presence is checked): it has "
+          "neither " +
+          std::string(kManifestJson) + " nor " + kArtifactManifest +
+          ". `hardway fetch -i INVENTORY` writes both; for files made by "
+          "hand: " +
+          RegenerateSha256Sums(artifacts_dir);
+    }
+    return check;
+  }
   std::string message = "artifacts refused before any upload:";
   for (const std::string& p : problems) message += "\n  " + p;
+  const bool has_json = std::ranges::any_of(*manifests, [](const Manifest& m) {
+    return m.path.filename() == kManifestJson;
+  });
   return Fail(ErrorKind::kValidation, message, artifacts_dir.string(),
               "`hardway fetch -i INVENTORY` fetches and verifies the right "
               "files for each host's arch (scripts/artifacts.sh DIR refills "
               "Debian's); if a change is intended, regenerate " +
-                  std::string(kArtifactManifest));
+                  std::string(kArtifactManifest) + ": " +
+                  RegenerateSha256Sums(artifacts_dir) +
+                  (has_json ? " and remove " + std::string(kManifestJson) +
+                                  " (only `hardway fetch` writes it)"
+                            : ""));
 }
 
 }  // namespace hardway

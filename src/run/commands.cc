@@ -1,7 +1,5 @@
 #include "run/commands.h"
 
-#include "plan/artifact_check.h"
-
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pki/pki.h"
+#include "plan/artifact_check.h"
 #include "plan/plan_builder.h"
 #include "plan/plan_printer.h"
 #include "remote/connect.h"
@@ -89,10 +88,11 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
   const Plan* plan = &prepared->plan;
   // A corrupt or missing binary is refused here, before any host is touched.
   if (!options.dry_run) {
-    if (auto verified = VerifyArtifacts(*plan, cluster.artifacts_dir(), &cluster);
-        !verified) {
-      return Report(verified.error());
-    }
+    auto verified = VerifyArtifacts(*plan, cluster.artifacts_dir(), &cluster);
+    if (!verified) return Report(verified.error());
+    // No manifest to check against: said, not silently accepted.
+    if (!verified->warning.empty())
+      std::cerr << "hardway: warning: " << verified->warning << "\n";
   }
 
   std::unique_ptr<Reporter> reporter;
@@ -114,12 +114,14 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
   run.gate.topology = &topology;
   run.gate.cluster = &cluster;
   run.gate.state_dir = options.state_dir;
-  // EnsureAndBuild already made the state dir complete; the pki phase reports that work.
+  // EnsureAndBuild already made the state dir complete; the pki phase reports
+  // that work.
   run.local_phase = [&](const Phase&) -> Result<bool> {
     auto r = EnsurePki(cluster, options.state_dir);
     if (!r) return std::unexpected(r.error());
     auto changes = [](const PkiReport& report) {
-      return report.Count(PkiAction::kIssued) + report.Count(PkiAction::kReissued);
+      return report.Count(PkiAction::kIssued) +
+             report.Count(PkiAction::kReissued);
     };
     return changes(*r) + changes(prepared->pki) > 0;
   };

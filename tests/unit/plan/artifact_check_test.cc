@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "fetch/bundle.h"
 #include "util/files.h"
 #include "util/sha256.h"
 
@@ -37,6 +38,16 @@ class ArtifactCheckTest : public ::testing::Test {
   void WriteManifest(const std::string& text) {
     ASSERT_TRUE(WriteFileAtomic(dir_ / "SHA256SUMS", text, fs::perms(0644)));
   }
+  // manifest.json as `hardway fetch` writes it: path -> sha256.
+  void WriteManifestJson(const std::map<std::string, std::string>& sums) {
+    ArtifactManifestJson manifest;
+    for (const auto& [path, sha] : sums) {
+      manifest.entries.push_back(ManifestEntry{
+          path, path, path, "v1.0.0", "amd64", sha, "http://mirror/" + path});
+    }
+    ASSERT_TRUE(WriteFileAtomic(dir_ / "manifest.json",
+                                ManifestToJson(manifest), fs::perms(0644)));
+  }
 
   fs::path dir_;
   Plan plan_;
@@ -45,16 +56,23 @@ class ArtifactCheckTest : public ::testing::Test {
 TEST_F(ArtifactCheckTest, MatchingManifestPasses) {
   WriteManifest(Sha256Hex("etcd-binary") + "  etcd\n" +
                 Sha256Hex("bridge-binary") + "  ./cni/bridge\n");
-  auto status = VerifyArtifacts(plan_, dir_);
-  EXPECT_TRUE(status) << status.error().ToString();
+  auto check = VerifyArtifacts(plan_, dir_);
+  ASSERT_TRUE(check) << check.error().ToString();
+  EXPECT_EQ(check->manifests, std::vector<fs::path>{dir_ / "SHA256SUMS"});
+  EXPECT_EQ(check->warning, "");
 }
 
-TEST_F(ArtifactCheckTest, MismatchNamesTheArtifact) {
+TEST_F(ArtifactCheckTest, MismatchNamesTheArtifactAndBothSums) {
   WriteManifest(Sha256Hex("something else") + "  etcd\n" +
                 Sha256Hex("bridge-binary") + "  cni/bridge\n");
   auto status = VerifyArtifacts(plan_, dir_);
   ASSERT_FALSE(status);
-  EXPECT_NE(status.error().message.find("etcd: sha256"), std::string::npos)
+  EXPECT_EQ(status.error().kind, ErrorKind::kValidation);
+  EXPECT_NE(status.error().message.find(
+                "etcd: sha256 " + Sha256Hex("etcd-binary") +
+                " does not match " + Sha256Hex("something else") + " in " +
+                (dir_ / "SHA256SUMS").string()),
+            std::string::npos)
       << status.error().message;
   EXPECT_EQ(status.error().message.find("cni/bridge"), std::string::npos);
 }
@@ -69,8 +87,86 @@ TEST_F(ArtifactCheckTest, UnlistedAndMissingAreRefused) {
             std::string::npos);
 }
 
-TEST_F(ArtifactCheckTest, NoManifestChecksPresenceOnly) {
-  EXPECT_TRUE(VerifyArtifacts(plan_, dir_));
+TEST_F(ArtifactCheckTest, FetchManifestAloneIsEnough) {
+  // What `hardway fetch` leaves when SHA256SUMS is gone: manifest.json only.
+  WriteManifestJson({{"etcd", Sha256Hex("etcd-binary")},
+                     {"cni/bridge", Sha256Hex("bridge-binary")}});
+  auto check = VerifyArtifacts(plan_, dir_);
+  ASSERT_TRUE(check) << check.error().ToString();
+  EXPECT_EQ(check->manifests, std::vector<fs::path>{dir_ / "manifest.json"});
+  EXPECT_EQ(check->warning, "");
+
+  // A replaced binary is caught by it.
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "etcd", "replaced", fs::perms(0755)));
+  plan_.phases.front().steps.front().sha256 = Sha256Hex("replaced");
+  auto status = VerifyArtifacts(plan_, dir_);
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message.find(
+                "etcd: sha256 " + Sha256Hex("replaced") + " does not match " +
+                Sha256Hex("etcd-binary") + " in " +
+                (dir_ / "manifest.json").string()),
+            std::string::npos)
+      << status.error().message;
+  EXPECT_NE(status.error().hint.find("remove manifest.json"),
+            std::string::npos);
+}
+
+TEST_F(ArtifactCheckTest, EveryManifestListingAnArtifactMustAgree) {
+  // fetch wrote manifest.json; SHA256SUMS also lists a file added by hand.
+  WriteManifestJson({{"etcd", Sha256Hex("etcd-binary")}});
+  WriteManifest(Sha256Hex("etcd-binary") + "  etcd\n" +
+                Sha256Hex("bridge-binary") + "  cni/bridge\n");
+  auto check = VerifyArtifacts(plan_, dir_);
+  ASSERT_TRUE(check) << check.error().ToString();
+  EXPECT_EQ(check->manifests, (std::vector<fs::path>{dir_ / "manifest.json",
+                                                     dir_ / "SHA256SUMS"}));
+
+  // SHA256SUMS regenerated after a swap, manifest.json not: still refused,
+  // by manifest.json.
+  WriteManifestJson({{"etcd", Sha256Hex("old etcd")}});
+  auto status = VerifyArtifacts(plan_, dir_);
+  ASSERT_FALSE(status);
+  const std::string& m = status.error().message;
+  EXPECT_NE(m.find("etcd: sha256 " + Sha256Hex("etcd-binary") +
+                   " does not match " + Sha256Hex("old etcd") + " in " +
+                   (dir_ / "manifest.json").string()),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("cni/bridge"), std::string::npos) << m;
+
+  // Listed in neither.
+  WriteManifest(Sha256Hex("etcd-binary") + "  etcd\n");
+  WriteManifestJson({{"etcd", Sha256Hex("etcd-binary")}});
+  status = VerifyArtifacts(plan_, dir_);
+  ASSERT_FALSE(status);
+  EXPECT_NE(
+      status.error().message.find("cni/bridge: not listed in " +
+                                  (dir_ / "manifest.json").string() + " or " +
+                                  (dir_ / "SHA256SUMS").string()),
+      std::string::npos)
+      << status.error().message;
+}
+
+TEST_F(ArtifactCheckTest, UnreadableFetchManifestIsAnError) {
+  ASSERT_TRUE(
+      WriteFileAtomic(dir_ / "manifest.json", "{not json", fs::perms(0644)));
+  auto status = VerifyArtifacts(plan_, dir_);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().where, (dir_ / "manifest.json").string());
+}
+
+TEST_F(ArtifactCheckTest, NoManifestChecksPresenceOnlyAndWarns) {
+  auto check = VerifyArtifacts(plan_, dir_);
+  ASSERT_TRUE(check) << check.error().ToString();
+  EXPECT_TRUE(check->manifests.empty());
+  EXPECT_NE(check->warning.find("the artifacts in " + dir_.string() +
+                                " are not verified"),
+            std::string::npos)
+      << check->warning;
+  EXPECT_NE(check->warning.find("hardway fetch"), std::string::npos);
+  EXPECT_NE(check->warning.find("sha256sum > SHA256SUMS"), std::string::npos);
+  // Nothing uploaded from the folder: nothing to warn about.
+  EXPECT_EQ(VerifyArtifacts(Plan{}, dir_)->warning, "");
 }
 
 // The first 20 bytes of an ELF executable for `machine` (62 x86-64, 183
