@@ -43,9 +43,14 @@ class Outcomes : public NullReporter {
   std::mutex mu_;
 };
 
+// This process's scratch folder; PrepareTest::TearDown removes it.
+fs::path TempRoot() {
+  return fs::temp_directory_path() /
+         ("hardway-prepare-test-" + std::to_string(getpid()));
+}
+
 fs::path TempDir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() /
-               ("hardway-prepare-test-" + std::to_string(getpid())) / name;
+  fs::path p = TempRoot() / name;
   fs::create_directories(p);
   return p;
 }
@@ -71,6 +76,10 @@ class PrepareTest : public ::testing::Test {
     ASSERT_TRUE(plan.has_value()) << plan.error().ToString();
     plan_ = std::move(*plan);
     ASSERT_NE(plan_.phase("prepare"), nullptr);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(TempRoot(), ec);
   }
 
   FakeHost& Host(const std::string& name) {
@@ -221,10 +230,34 @@ TEST_F(PrepareTest, ExactCommandsOnAWorkerAndAController) {
   EXPECT_EQ(StepOf("node-0", "sysctls").command,
             "/lib/systemd/systemd-sysctl " + sysctls);
   EXPECT_THAT(StepOf("node-0", "sysctls").check, HasSubstr(sysctls));
-  EXPECT_THAT(StepOf("node-0", "swap off").command,
-              ::testing::StartsWith("swapoff -a && if grep -qE "));
-  EXPECT_THAT(StepOf("node-0", "swap off").command,
-              HasSubstr("then sed -i.hardway -E "));
+  // Swap: off now, and kept off after a reboot, for fstab swap and for what
+  // systemd starts on its own (swap.target masked).
+  const std::string fstab_swap =
+      "'^[[:space:]]*[^#[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+swap(["
+      "[:space:]]|$)'";
+  EXPECT_EQ(StepOf("node-0", "swap off").command,
+            "systemctl mask swap.target && "
+            "u=$(systemctl list-units --type=swap --state=active --plain "
+            "--no-legend | awk '{ print $1 }') && "
+            "{ [ -z \"$u\" ] || systemctl stop $u; } && "
+            "swapoff -a && "
+            "if grep -qE " +
+                fstab_swap +
+                " /etc/fstab; then sed -i.hardway -E "
+                "'/^[[:space:]]*[^#[:space:]]+[[:space:]]+[^[:space:]]+[[:"
+                "space:]]+swap([[:space:]]|$)/s/^/# swap off for the kubelet "
+                "(hardway): /' /etc/fstab; fi");
+  EXPECT_EQ(StepOf("node-0", "swap off").check,
+            "s=$(awk 'NR > 1 { printf \" %s\", $1 }' /proc/swaps); "
+            "[ -z \"$s\" ] || { echo \"swap on:$s\" >&2; exit 1; }; "
+            "! grep -qE " +
+                fstab_swap +
+                " /etc/fstab || { echo \"swap in /etc/fstab (on again after "
+                "a reboot)\" >&2; exit 1; }; "
+                "[ \"$(systemctl is-enabled swap.target 2>/dev/null)\" = "
+                "masked ] || { echo \"swap.target not masked (swap units, "
+                "zram or a GPT swap partition on again after a reboot)\" >&2; "
+                "exit 1; }");
   // A controller runs no kubelet: no swap step, no worker packages.
   for (const std::string& call : Calls("controller-0")) {
     EXPECT_THAT(call, Not(HasSubstr("swap"))) << call;
@@ -337,12 +370,15 @@ struct Shell {
   std::string out;
 };
 
-// Runs `script` with /bin/sh and PATH = `path` only.
-Shell RunShell(const std::string& script, const fs::path& path) {
+// Runs `script` with /bin/sh and PATH = `path` only, or `path` then
+// `system_path` (stubs in `path` shadow the system's commands).
+Shell RunShell(const std::string& script, const fs::path& path,
+               const std::string& system_path = "") {
   fs::path file = path.parent_path() / "script.sh";
   std::ofstream(file) << script << "\n";
-  std::string cmd =
-      "PATH=" + path.string() + " /bin/sh " + file.string() + " 2>&1";
+  std::string cmd = "PATH=" + path.string() +
+                    (system_path.empty() ? "" : ":" + system_path) +
+                    " /bin/sh " + file.string() + " 2>&1";
   Shell r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -428,6 +464,104 @@ TEST_F(PrepareTest, PackageStepWithAnUnreachableMirrorSaysWhatToInstall) {
   EXPECT_THAT(r.out, HasSubstr("E: Unable to locate package kmod"));
   EXPECT_THAT(r.out, HasSubstr("packages missing: kmod (apt-get could not "
                                "install them: is the mirror reachable?"));
+}
+
+// --- the swap step's shell, for real ----------------------------------------
+
+// Replaces every `from` in `s` with `to`.
+std::string ReplaceAll(std::string s, const std::string& from,
+                       const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos;
+       at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+// The swap step against a fake host: /proc/swaps and /etc/fstab are files of
+// the test's folder, systemctl and swapoff are stubs that log their arguments
+// and change that state as the real ones would (a zram swap unit systemd
+// started, an fstab swap file).
+TEST_F(PrepareTest, SwapStepMasksSwapTargetStopsSwapUnitsAndIsIdempotent) {
+  const Step& st = StepOf("node-0", "swap off");
+  fs::path root = TempDir("swap");
+  fs::path bin = root / "bin";
+  fs::create_directories(bin);
+  const fs::path swaps = root / "swaps", fstab = root / "fstab";
+  const std::string header = "Filename\tType\tSize\tUsed\tPriority\n";
+  auto on_host = [&](const std::string& script) {
+    return ReplaceAll(ReplaceAll(script, "/proc/swaps", swaps.string()),
+                      "/etc/fstab", fstab.string());
+  };
+  const std::string log = (root / "calls.log").string();
+  const std::string masked = (root / "masked").string();
+  // Real awk, grep and sed; stubs first.
+  const std::string system_path = "/usr/bin:/bin";
+  Stub(bin, "systemctl",
+       "echo \"systemctl $*\" >> " + log +
+           "\n"
+           "case \"$*\" in\n"
+           "  'mask swap.target') : > " +
+           masked +
+           ";;\n"
+           "  'is-enabled swap.target') if [ -e " +
+           masked +
+           " ]; then echo masked; exit 1; fi; echo static;;\n"
+           "  list-units*) grep -q zram0 " +
+           swaps.string() +
+           " && echo 'dev-zram0.swap loaded active active Compressed "
+           "Swap';;\n"
+           "  'stop dev-zram0.swap') printf '" +
+           ReplaceAll(header, "\t", "\\t") + "' > " + swaps.string() +
+           ";;\n"
+           "  *) exit 1;;\n"
+           "esac");
+  Stub(bin, "swapoff",
+       "echo \"swapoff $*\" >> " + log + "\nsed -i 2,\\$d " + swaps.string());
+
+  std::ofstream(swaps) << header << "/dev/zram0\tpartition\t1000\t0\t100\n";
+  const std::string fstab_text =
+      "UUID=1234 / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n";
+  std::ofstream(fstab) << fstab_text;
+
+  Shell before = RunShell(on_host(st.check), bin, system_path);
+  EXPECT_EQ(before.code, 1);
+  EXPECT_EQ(before.out, "swap on: /dev/zram0\n");
+
+  Shell run = RunShell(on_host(st.command), bin, system_path);
+  EXPECT_EQ(run.code, 0) << run.out;
+  // Masked first, then the active unit stopped through systemd, then the
+  // rest with swapoff.
+  EXPECT_EQ(ReadAll(log),
+            "systemctl mask swap.target\n"
+            "systemctl list-units --type=swap --state=active --plain "
+            "--no-legend\n"
+            "systemctl stop dev-zram0.swap\n"
+            "swapoff -a\n");
+  EXPECT_EQ(ReadAll(fstab),
+            "UUID=1234 / ext4 defaults 0 1\n"
+            "# swap off for the kubelet (hardway): /swapfile none swap sw 0 "
+            "0\n");
+  EXPECT_EQ(ReadAll(fs::path(fstab.string() + ".hardway")), fstab_text);
+  Shell after = RunShell(on_host(st.check), bin, system_path);
+  EXPECT_EQ(after.code, 0) << after.out;
+
+  // Again: nothing to stop, fstab not commented twice, still masked.
+  fs::remove(log);
+  Shell again = RunShell(on_host(st.command), bin, system_path);
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_THAT(ReadAll(log), Not(HasSubstr("stop")));
+  EXPECT_EQ(ReadAll(fstab),
+            "UUID=1234 / ext4 defaults 0 1\n"
+            "# swap off for the kubelet (hardway): /swapfile none swap sw 0 "
+            "0\n");
+  EXPECT_EQ(RunShell(on_host(st.check), bin, system_path).code, 0);
+
+  // Swap off and fstab clean, but swap.target not masked: systemd would
+  // start its swap units at the next boot.
+  fs::remove(masked);
+  Shell unmasked = RunShell(on_host(st.check), bin, system_path);
+  EXPECT_EQ(unmasked.code, 1);
+  EXPECT_THAT(unmasked.out, HasSubstr("swap.target not masked"));
 }
 
 }  // namespace
