@@ -84,8 +84,9 @@ class ProgressBar : public DownloadProgress {
   };
   void Loop() {
     std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(200),
-                         [this] { return stop_; })) {
+    // Drawn at once, then every 200 ms: a fetch faster than that (all
+    // cached) still shows it is working.
+    do {
       uint64_t done = 0, total = 0;
       for (const Slot& s : slots_) {
         done += s.done;
@@ -94,7 +95,8 @@ class ProgressBar : public DownloadProgress {
       std::cerr << "\r\033[Kfetch: " << files_done_ << "/" << slots_.size()
                 << " files, " << Megabytes(done)
                 << (total > 0 ? " of " + Megabytes(total) : "") << std::flush;
-    }
+    } while (!cv_.wait_for(lock, std::chrono::milliseconds(200),
+                           [this] { return stop_; }));
   }
   std::vector<Slot> slots_;
   bool enabled_;

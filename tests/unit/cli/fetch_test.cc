@@ -1,6 +1,8 @@
 // `hardway fetch`: the real binary against a fake mirror on 127.0.0.1 for an
-// inventory with one amd64 host; then the bundle it writes, used offline by
-// validate, plan and fetch, and refused when a member is corrupt.
+// inventory with one amd64 host: downloads at once with --parallel, the
+// progress bar on a terminal only, 404's exit code; then the bundle it
+// writes, used offline by validate, plan and fetch, and refused when a member
+// is corrupt.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -31,13 +33,36 @@ class FetchCommandTest : public ::testing::Test {
     Cluster shape = ClusterFrom(std::string("cluster: {name: demo}\n") + kHosts,
                                 tmp_.path() / "shape.yaml");
     mirror_ = BuildFakeMirror(tmp_.path() / "www", shape);
+    Serve();
+  }
+  // (Re)starts the mirror with `extra` server options and points the
+  // inventory at it; `artifacts_extra` goes into its artifacts section.
+  void Serve(std::vector<std::string> extra = {},
+             const std::string& artifacts_extra = "",
+             const std::string& log = "log") {
+    server_.reset();
     server_ = std::make_unique<MirrorServer>(tmp_.path() / "www",
-                                             tmp_.path() / "log");
+                                             tmp_.path() / log, extra);
     ASSERT_GT(server_->port(), 0);
     Put(Inventory(),
         "cluster: {name: demo}\nartifacts:\n  dir: artifacts\n  cache: cache\n"
         "  mirror: " +
-            server_->url() + "\n" + kHosts);
+            server_->url() + "\n" + artifacts_extra + kHosts);
+  }
+  // artifacts.sha256 pinning every release file: no checksum requests.
+  std::string PinAll() const {
+    std::string pins = "  sha256:\n";
+    for (const auto& [key, sha] : mirror_.file_sha256)
+      pins += "    " + key + ": " + sha + "\n";
+    return pins;
+  }
+  // The "HELD /path with=K" lines of a --gather server's log.
+  std::vector<std::string> Held(const std::string& log) const {
+    std::vector<std::string> held;
+    for (const std::string& line : ReadLog(tmp_.path() / log)) {
+      if (line.starts_with("HELD ")) held.push_back(line);
+    }
+    return held;
   }
   fs::path Inventory() const { return tmp_.path() / "inventory.yaml"; }
   fs::path Artifacts() const { return tmp_.path() / "artifacts"; }
@@ -140,6 +165,65 @@ TEST_F(FetchCommandTest, BundleWorksOfflineAndACorruptOneIsRefused) {
   EXPECT_THAT(refused.output,
               HasSubstr("artifact bundle refused: member runc has sha256"));
   EXPECT_THAT(refused.output, HasSubstr("bad.tar"));
+}
+
+TEST_F(FetchCommandTest, ParallelDownloadsAreOpenAtTheSameTime) {
+  // The server holds the first requests until two are open at once (10 s at
+  // most). Every release file pinned, so the first requests are downloads.
+  Serve({"--gather", "2:10"}, PinAll(), "parallel.log");
+  CommandResult r = Hardway("fetch --parallel 2 -i " + Inventory().string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> held = Held("parallel.log");
+  ASSERT_EQ(held.size(), 2u);
+  for (const std::string& line : held) {
+    EXPECT_THAT(line, ::testing::EndsWith(" with=2"));
+    EXPECT_THAT(line, Not(HasSubstr("sha256")));
+  }
+  EXPECT_NE(held[0].substr(0, held[0].find(" with=")),
+            held[1].substr(0, held[1].find(" with=")));
+}
+
+TEST_F(FetchCommandTest, OneAtATimeNeverHasTwoOpen) {
+  // The control for the test above: with --parallel 1 the first request
+  // waits out the gathering alone.
+  Serve({"--gather", "2:0.3"}, PinAll(), "serial.log");
+  CommandResult r = Hardway("fetch --parallel 1 -i " + Inventory().string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> held = Held("serial.log");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_THAT(held[0], ::testing::EndsWith(" with=1"));
+}
+
+TEST_F(FetchCommandTest, ProgressBarOnATerminalOnly) {
+  // On a terminal: the line is drawn (and erased at the end).
+  CommandResult tty =
+      cli_test::HardwayOnPty({"fetch", "-i", Inventory().string()});
+  ASSERT_EQ(tty.exit_code, 0) << tty.output;
+  EXPECT_THAT(tty.output, HasSubstr("\r\033[Kfetch: "));
+  EXPECT_THAT(tty.output, HasSubstr("/11 files, "));
+  EXPECT_THAT(tty.output, HasSubstr("16 artifacts verified"));
+
+  // stderr not a terminal (the pipe of Hardway()): no bar, no escapes.
+  fs::remove_all(tmp_.path() / "cache");
+  CommandResult piped = Hardway("fetch -i " + Inventory().string());
+  ASSERT_EQ(piped.exit_code, 0) << piped.output;
+  EXPECT_THAT(piped.output, HasSubstr("11 of 11 release files downloaded"));
+  EXPECT_THAT(piped.output, Not(HasSubstr("files, ")));
+  EXPECT_THAT(piped.output, Not(HasSubstr("\033")));
+}
+
+TEST_F(FetchCommandTest, NotFoundExitsWithTheDownloadCode) {
+  Serve({}, "  versions: {crictl: v9.9.9}\n");
+  CommandResult r = Hardway("fetch -i " + Inventory().string());
+  EXPECT_EQ(r.exit_code, 3) << r.output;  // docs/fetch.md: download failed
+  EXPECT_THAT(r.output, HasSubstr("crictl v9.9.9 (amd64): "));
+  EXPECT_THAT(r.output, HasSubstr("HTTP 404 Not Found"));
+  EXPECT_THAT(
+      r.output,
+      HasSubstr(server_->url() +
+                "/kubernetes-sigs/cri-tools/releases/download/v9.9.9/"));
+  EXPECT_THAT(r.output, HasSubstr("is v9.9.9 a released version?"));
+  EXPECT_FALSE(fs::exists(Artifacts()));
 }
 
 TEST(FetchCommandUsageTest, UnknownArchIsAValidationError) {

@@ -1,6 +1,6 @@
 // Downloads against mirror_server.py on 127.0.0.1: success, checksum
-// mismatch, 500 then success, a cut connection resumed with a Range request,
-// 404 failing at once.
+// mismatch, 500 then success with growing delays, a cut connection resumed
+// with a Range request, 404 failing at once.
 #include "fetch/download.h"
 
 #include <gmock/gmock.h>
@@ -101,6 +101,50 @@ TEST_F(DownloadTest, ServerErrorsGiveUpAfterTheLastAttempt) {
   EXPECT_THAT(stats.error().message, HasSubstr("after 4 attempts"));
   EXPECT_EQ(ReadLog(log_).size(), 4u);
   EXPECT_FALSE(fs::exists(Dest()));
+}
+
+// The arrival times (" t=<seconds>") of the server's log lines, with --times.
+std::vector<double> ArrivalTimes(const fs::path& log) {
+  std::vector<double> times;
+  for (const std::string& line : ReadLog(log)) {
+    size_t at = line.rfind(" t=");
+    if (at != std::string::npos)
+      times.push_back(std::stod(line.substr(at + 3)));
+  }
+  return times;
+}
+
+// Back-off grows, as seen by the server: each gap between two attempts is at
+// least the delay of that retry (a sleep never ends early: a deterministic
+// bound), and the gaps grow. The delay is the test's, so it stays short.
+TEST_F(DownloadTest, RetryDelaysDoubleBetweenAttempts) {
+  Start({"--fail", "/files/kubelet:3", "--times"});
+  options_.retry_delay = std::chrono::milliseconds(150);
+  options_.attempts = 4;
+  Downloader dl(options_);
+  auto stats = dl.FetchFile(Url("/files/kubelet"), Dest(), sha_, "published");
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->requests, 4);
+  std::vector<double> t = ArrivalTimes(log_);
+  ASSERT_EQ(t.size(), 4u);
+  const double gap1 = t[1] - t[0], gap2 = t[2] - t[1], gap3 = t[3] - t[2];
+  EXPECT_GE(gap1, 0.150);
+  EXPECT_GE(gap2, 0.300);
+  EXPECT_GE(gap3, 0.600);
+  // 150, 300, 600 ms plus a request each (about 4x); a constant delay would
+  // give a ratio near 1. The margin absorbs a slow first request.
+  EXPECT_GT(gap3, 1.5 * gap1) << gap1 << " " << gap2 << " " << gap3;
+
+  // The published checksum's retries back off the same way.
+  fs::remove(log_);
+  Start({"--fail", "/files/kubelet.sha256:2", "--times"});
+  Downloader text_dl(options_);
+  auto text = text_dl.FetchText(Url("/files/kubelet.sha256"));
+  ASSERT_TRUE(text) << text.error().ToString();
+  t = ArrivalTimes(log_);
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_GE(t[1] - t[0], 0.150);
+  EXPECT_GE(t[2] - t[1], 0.300);
 }
 
 TEST_F(DownloadTest, InterruptedDownloadIsResumedWithARange) {

@@ -9,13 +9,21 @@ port is printed on stdout as the first line) with:
   * --cut PATH      the first request for PATH sends half the body, with the
                     full Content-Length, then closes the connection;
   * 404 for anything missing;
-  * --log FILE      one line per request: "GET /path range=<Range header|->".
+  * --log FILE      one line per request: "GET /path range=<Range header|->";
+  * --times         ... followed by " t=<seconds>" (time.monotonic() when the
+                    request arrived), for tests that measure the gaps;
+  * --gather N:SECS the first requests are held until N are open at the same
+                    time (or SECS passed since one arrived), then each logs
+                    "HELD /path with=K", K the number held together (N only
+                    if N requests were open at once); no later request is
+                    held.
 """
 import argparse
 import http.server
 import os
 import sys
 import threading
+import time
 
 
 def main():
@@ -24,7 +32,14 @@ def main():
     parser.add_argument("--log")
     parser.add_argument("--fail", action="append", default=[])
     parser.add_argument("--cut", action="append", default=[])
+    parser.add_argument("--times", action="store_true")
+    parser.add_argument("--gather", default="0:0")
     args = parser.parse_args()
+    gather_n, gather_secs = args.gather.split(":")
+    gather_n, gather_secs = int(gather_n), float(gather_secs)
+    held = [0]  # requests held; none is let go before the gathering ends
+    gathered = [gather_n == 0]
+    gather = threading.Condition()
 
     fails = {}
     for spec in args.fail:
@@ -40,11 +55,30 @@ def main():
         def log_message(self, fmt, *a):  # quiet on stderr
             pass
 
-        def record(self):
+        def write_log(self, line):
             if args.log:
                 with lock, open(args.log, "a") as f:
-                    f.write("%s %s range=%s\n" % (
-                        self.command, self.path, self.headers.get("Range", "-")))
+                    f.write(line + "\n")
+
+        def record(self):
+            line = "%s %s range=%s" % (
+                self.command, self.path, self.headers.get("Range", "-"))
+            if args.times:
+                line += " t=%.6f" % time.monotonic()
+            self.write_log(line)
+
+        def hold(self):
+            with gather:
+                if gathered[0]:
+                    return
+                held[0] += 1
+                gather.notify_all()
+                gather.wait_for(lambda: held[0] >= gather_n or gathered[0],
+                                gather_secs)
+                together = held[0]
+                gathered[0] = True  # met or timed out: no more holding
+                gather.notify_all()
+            self.write_log("HELD %s with=%d" % (self.path, together))
 
         def plain(self, code, text):
             body = text.encode()
@@ -60,6 +94,7 @@ def main():
 
         def do_GET(self):
             self.record()
+            self.hold()
             path = self.path.split("?", 1)[0]
             with lock:
                 if fails.get(path, 0) > 0:
