@@ -258,10 +258,13 @@ Finding CheckDeployedCert(const DeployedCert& dc, const CaSet& cas,
     problems.push_back("not valid before " + FormatDate(info.not_before) +
                        " (compare this machine's clock with the hosts')");
   } else if (info.not_after - now < renew_before) {
-    warnings.push_back(DescribeExpiry(info.not_after, now) +
-                       ", inside renew_before " + FormatDuration(renew_before) +
-                       " — `hardway certs` reissues it, `hardway up` deploys "
-                       "it");
+    warnings.push_back(
+        DescribeExpiry(info.not_after, now) + ", inside renew_before " +
+        FormatDuration(renew_before) +
+        (dc.is_ca ? " — hardway never replaces a CA by itself: rotate it by "
+                    "hand, or start over with a new pki/ in the state dir"
+                  : " — `hardway certs` reissues it, `hardway up` deploys "
+                    "it"));
   } else {
     fine.push_back(DescribeExpiry(info.not_after, now));
   }

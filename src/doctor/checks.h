@@ -70,6 +70,8 @@ struct DeployedCert {
   std::string name;   // table name: "apiserver", "kubelet-node-1"
   std::string where;  // path on the host (the kubeconfig's for embedded certs)
   bool in_kubeconfig = false;
+  // A CA certificate: hardway never reissues one, so renewing it is by hand.
+  bool is_ca = false;
   // Name the file in Subject(): another cert of the same name lives on the
   // host too (a kubelet's serving cert beside its kubeconfig).
   bool show_where = false;

@@ -16,6 +16,7 @@
 #include "doctor/checks.h"
 #include "doctor/gather.h"
 #include "doctor/read_only_transport.h"
+#include "pki/cert_table.h"
 #include "plan/plan_builder.h"
 #include "remote/connect.h"
 #include "run/tls_probe.h"
@@ -455,6 +456,36 @@ class Doctor {
         dc->dials.push_back(
             Dial{.name = l.dial_host,
                  .who = std::string(ComponentName(l.client.component))});
+      }
+    }
+    // Certificates no link presents — the CAs on every host that holds them,
+    // front-proxy-client on the controllers — still expire: one row each, by
+    // file, for expiry, renew_before and the key.
+    const std::vector<CertSpec> table = CertificateTable(cluster_);
+    for (const Host& h : cluster_.hosts()) {
+      const std::string& host = h.name;
+      if (!Known(host)) continue;
+      for (const HostWork::PlannedCert& pc : slots_.at(host)->work->certs) {
+        bool covered = std::ranges::any_of(certs, [&](const DeployedCert& dc) {
+          return dc.host == host && dc.where == pc.dest;
+        });
+        const std::string* pem = Content(host, pc.dest);
+        if (covered || !pem) continue;  // missing: the file row says so
+        DeployedCert dc;
+        dc.host = host;
+        dc.name = pc.stem;
+        dc.where = pc.dest;
+        dc.show_where = true;
+        const CertSpec* spec = FindSpec(table, pc.stem);
+        dc.is_ca = spec && spec->kind == CertKind::kCa;
+        dc.pem = *pem;
+        if (!pc.key_dest.empty()) {
+          if (const std::string* key = Content(host, pc.key_dest)) {
+            dc.key_pem = *key;
+            dc.key_where = pc.key_dest;
+          }
+        }
+        certs.push_back(std::move(dc));
       }
     }
     for (DeployedCert& dc : certs) {

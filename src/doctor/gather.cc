@@ -24,6 +24,17 @@ void WantCredential(HostWork& work, const Credential& c) {
   }
 }
 
+// "front-proxy-client" for an upload of "state pki/front-proxy-client.crt"
+// (ext ".crt"), else "".
+std::string StateStem(const Step& s, std::string_view ext) {
+  constexpr std::string_view kPrefix = "state pki/";
+  if (s.kind != StepKind::kUpload || !s.source_label.starts_with(kPrefix) ||
+      !s.source_label.ends_with(ext))
+    return "";
+  return s.source_label.substr(
+      kPrefix.size(), s.source_label.size() - kPrefix.size() - ext.size());
+}
+
 }  // namespace
 
 std::vector<HostWork> PlanHostWork(
@@ -44,6 +55,22 @@ std::vector<HostWork> PlanHostWork(
           work.units.push_back(s.unit);
         }
       }
+    }
+    std::map<std::string, std::string> key_of;  // stem -> key dest
+    for (const auto& [dest, step] : work.files) {
+      std::string stem = StateStem(*step, ".key");
+      if (!stem.empty()) key_of[stem] = dest;
+    }
+    for (const auto& [dest, step] : work.files) {
+      std::string stem = StateStem(*step, ".crt");
+      if (stem.empty()) continue;
+      auto key = key_of.find(stem);
+      work.certs.push_back(HostWork::PlannedCert{
+          .stem = stem,
+          .dest = dest,
+          .key_dest = key == key_of.end() ? "" : key->second});
+      work.wanted.insert(dest);
+      if (key != key_of.end()) work.wanted.insert(key->second);
     }
     bool controller = std::ranges::find(controllers, host) != controllers.end();
     for (const Link& l : links) {

@@ -27,8 +27,18 @@ struct HostWork {
   // systemd units the plan starts on the host, in plan order.
   std::vector<std::string> units;
   // Destinations whose bytes doctor needs (certificates, keys, CA files and
-  // kubeconfigs the trust links name on this host).
+  // kubeconfigs the trust links name on this host, and every certificate of
+  // `certs` with its key).
   std::set<std::string> wanted;
+  // Every certificate of the state dir the plan puts on the host, CAs
+  // included, in destination order: the cert checks cover the ones no link
+  // presents (the CAs, front-proxy-client) from these.
+  struct PlannedCert {
+    std::string stem;  // in the table: "ca", "etcd/ca", "front-proxy-client"
+    std::string dest;  // "/etc/kubernetes/pki/front-proxy-client.crt"
+    std::string key_dest;  // its key on the host; "" when that stays home
+  };
+  std::vector<PlannedCert> certs;
 };
 
 // One HostWork per host of the plan, in inventory order. `links` names the

@@ -281,6 +281,112 @@ TEST_F(DoctorTest, AHealthyClusterIsCleanAndDoctorOnlyReads) {
                  "kubelet-w-0 cert in /var/lib/kubelet/pki/kubelet.crt on w-0"),
             nullptr);
   EXPECT_NE(Find(all, "cert", "admin cert in the state dir"), nullptr);
+
+  // Every certificate the plan puts on a host has exactly one row, whether a
+  // link presents it (by name) or not (by file: the CAs, front-proxy-client).
+  std::multiset<std::string> subjects;
+  for (const Finding& f : all)
+    if (f.check == "cert") subjects.insert(f.subject);
+  size_t planned = 0;
+  for (const HostWork& w : work) {
+    for (const HostWork::PlannedCert& c : w.certs) {
+      ++planned;
+      EXPECT_EQ(
+          subjects.count(c.stem + " cert on " + w.host) +
+              subjects.count(c.stem + " cert in " + c.dest + " on " + w.host),
+          1u)
+          << c.dest << " on " << w.host;
+    }
+  }
+  // ca on 4 hosts, etcd/ca and front-proxy-ca on 3, and the 3 controllers'
+  // front-proxy-client, apiserver, apiserver-etcd-client and
+  // apiserver-kubelet-client, etcd server and peer; the kubelet's.
+  EXPECT_EQ(planned, 4u + 3 + 3 + 3 * 6 + 1);
+  const Finding* ca =
+      Find(all, "cert", "ca cert in /etc/kubernetes/pki/ca.crt on w-0");
+  ASSERT_NE(ca, nullptr);
+  EXPECT_THAT(ca->cause, StartsWith("expires "));
+  const Finding* proxy = Find(
+      all, "cert",
+      "front-proxy-client cert in /etc/kubernetes/pki/front-proxy-client.crt "
+      "on cp-2");
+  ASSERT_NE(proxy, nullptr);
+  EXPECT_THAT(proxy->cause, HasSubstr("key matches"));
+  EXPECT_NE(Find(all, "cert",
+                 "etcd/ca cert in /etc/kubernetes/pki/etcd/ca.crt on cp-1"),
+            nullptr);
+  EXPECT_NE(
+      Find(all, "cert",
+           "front-proxy-ca cert in /etc/kubernetes/pki/front-proxy-ca.crt "
+           "on cp-0"),
+      nullptr);
+}
+
+// No link presents front-proxy-client or a CA, yet they expire like any
+// certificate: a row names the certificate, its file and host.
+TEST_F(DoctorTest, ExpiringCertificatesOutsideEveryLinkAreNamed) {
+  Pair proxy_ca = Load("front-proxy-ca");
+  X509Ptr expired = Reissue("front-proxy-client", proxy_ca, {}, false, true,
+                            hours(-24 * 40), hours(-24 * 3));
+  hosts_.at("cp-1")->PutFile("/etc/kubernetes/pki/front-proxy-client.crt",
+                             CertificateToPem(expired.get()));
+  // The cluster CA with its own name and key but ten days left, on w-0.
+  ::hardway::testing::Identity short_ca =
+      Issue(InspectCertificate(ca_.cert.get()).cn, nullptr, {}, false, false,
+            hours(-1), hours(24 * 10), ca_.key.get());
+  hosts_.at("w-0")->PutFile("/etc/kubernetes/pki/ca.crt",
+                            CertificateToPem(short_ca.cert.get()));
+  // And etcd's CA expired on cp-2 (issued back then with its key).
+  Pair etcd_ca = Load("etcd/ca");
+  ::hardway::testing::Identity old_etcd_ca =
+      Issue(InspectCertificate(etcd_ca.cert.get()).cn, nullptr, {}, false,
+            false, hours(-24 * 400), hours(-24 * 2), etcd_ca.key.get());
+  hosts_.at("cp-2")->PutFile("/etc/kubernetes/pki/etcd/ca.crt",
+                             CertificateToPem(old_etcd_ca.cert.get()));
+
+  std::vector<Finding> all = Run();
+  auto date = [](X509* cert) {
+    return FormatDate(InspectCertificate(cert).not_after);
+  };
+  const Finding* proxy = Find(
+      all, "cert",
+      "front-proxy-client cert in /etc/kubernetes/pki/front-proxy-client.crt "
+      "on cp-1");
+  ASSERT_NE(proxy, nullptr);
+  EXPECT_EQ(proxy->verdict, Verdict::kFail);
+  EXPECT_EQ(proxy->host, "cp-1");
+  EXPECT_EQ(proxy->cause, "expired " + date(expired.get()) + " (3 days ago)");
+  const Finding* ca =
+      Find(all, "cert", "ca cert in /etc/kubernetes/pki/ca.crt on w-0");
+  ASSERT_NE(ca, nullptr);
+  EXPECT_EQ(ca->verdict, Verdict::kWarn);
+  EXPECT_EQ(ca->host, "w-0");
+  EXPECT_THAT(ca->cause, StartsWith("expires " + date(short_ca.cert.get()) +
+                                    " (in 9 days), inside renew_before "));
+  EXPECT_THAT(ca->cause, HasSubstr("hardway never replaces a CA by itself"));
+  const Finding* etcd = Find(
+      all, "cert", "etcd/ca cert in /etc/kubernetes/pki/etcd/ca.crt on cp-2");
+  ASSERT_NE(etcd, nullptr);
+  EXPECT_EQ(etcd->verdict, Verdict::kFail);
+  EXPECT_EQ(etcd->cause,
+            "expired " + date(old_etcd_ca.cert.get()) + " (2 days ago)");
+  // The other copies are fine, and each certificate has its one row.
+  EXPECT_EQ(Find(all, "cert",
+                 "front-proxy-client cert in "
+                 "/etc/kubernetes/pki/front-proxy-client.crt on cp-0")
+                ->verdict,
+            Verdict::kOk);
+  EXPECT_EQ(Find(all, "cert", "ca cert in /etc/kubernetes/pki/ca.crt on cp-0")
+                ->verdict,
+            Verdict::kOk);
+  size_t rows = 0;
+  for (const Finding& f : all) {
+    if (f.check == "cert" && f.host == "cp-1" &&
+        f.subject.starts_with("front-proxy-client "))
+      ++rows;
+  }
+  EXPECT_EQ(rows, 1u);
+  EXPECT_EQ(DoctorExitCode(all), 5);
 }
 
 TEST_F(DoctorTest, AnExpiredKubeletClientCertificateIsNamed) {
