@@ -387,6 +387,47 @@ Finding CheckClock(const std::string& host, double offset, double round_trip) {
   return f;
 }
 
+std::optional<Finding> CheckClockSpread(
+    const std::vector<ClockReading>& readings) {
+  if (readings.size() < 2) return std::nullopt;
+  auto [lo, hi] = std::ranges::minmax_element(
+      readings, {}, [](const ClockReading& r) { return r.offset; });
+  const double gap = hi->offset - lo->offset;
+  const double error = (hi->round_trip + lo->round_trip) / 2;
+  Finding f{.check = "clock",
+            .subject = "between " + lo->host + " and " + hi->host,
+            .host = "",
+            .verdict = Verdict::kOk,
+            .cause = "",
+            .unreachable = false};
+  char buf[256];
+  if (gap - error >= 1.0) {
+    std::snprintf(buf, sizeof buf,
+                  "%s's clock is %.1f s ahead of %s's (± %.0f ms), the "
+                  "widest gap of %zu hosts; etcd and TLS need < 1 s — sync the "
+                  "clocks (systemd-timesyncd, chrony)",
+                  hi->host.c_str(), gap, lo->host.c_str(), error * 1000,
+                  readings.size());
+    f.verdict = Verdict::kFail;
+  } else if (gap + error >= 1.0) {
+    std::snprintf(buf, sizeof buf,
+                  "%s's clock may be 1 s or more ahead of %s's: %.1f s ± "
+                  "%.1f s (slow round trips), the widest gap of %zu hosts; "
+                  "etcd and TLS need < 1 s",
+                  hi->host.c_str(), lo->host.c_str(), gap, error,
+                  readings.size());
+    f.verdict = Verdict::kWarn;
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "%s is %.0f ms ahead of %s (± %.0f ms), the widest gap of "
+                  "%zu hosts",
+                  hi->host.c_str(), gap * 1000, lo->host.c_str(), error * 1000,
+                  readings.size());
+  }
+  f.cause = buf;
+  return f;
+}
+
 Finding CheckUnit(const std::string& host, const std::string& unit,
                   const UnitState& s, const std::string& journal_tail) {
   Finding f{.check = "unit",

@@ -99,6 +99,22 @@ Finding CheckDeployedCert(const DeployedCert& cert, const CaSet& cas,
 Finding CheckClock(const std::string& host, double offset_seconds,
                    double round_trip_seconds);
 
+// One host's clock as CheckClock takes it.
+struct ClockReading {
+  std::string host;
+  double offset = 0;      // seconds, host - this machine
+  double round_trip = 0;  // seconds; the offset is within ± half of it
+};
+
+// The hosts' clocks against each other: the two furthest apart (largest and
+// smallest offset) and their gap, give or take half of each one's round trip.
+// Fails when the gap is >= 1 s even at the near end of that range (etcd and
+// TLS between hosts need < 1 s, and two hosts each within 1 s of this machine
+// can still be 2 s apart); a warning when only the uncertainty reaches 1 s.
+// Nothing to say (nullopt) with fewer than two readings.
+std::optional<Finding> CheckClockSpread(
+    const std::vector<ClockReading>& readings);
+
 // A unit's state from `systemctl show` and the tail of its journal (shown
 // when it is not active or has restarted).
 Finding CheckUnit(const std::string& host, const std::string& unit,

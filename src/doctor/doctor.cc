@@ -131,7 +131,18 @@ class Doctor {
     for (std::thread& t : pool) t.join();
 
     std::vector<Finding> out;
-    for (const HostWork& w : work) HostFindings(*slots_[w.host], out);
+    std::vector<ClockReading> clocks;
+    for (const HostWork& w : work) {
+      const Slot& slot = *slots_[w.host];
+      HostFindings(slot, out);
+      if (slot.facts && slot.facts->clock_offset) {
+        clocks.push_back(
+            ClockReading{.host = w.host,
+                         .offset = *slot.facts->clock_offset,
+                         .round_trip = slot.facts->clock_round_trip});
+      }
+    }
+    if (auto spread = CheckClockSpread(clocks)) out.push_back(*spread);
     CertFindings(out);
     LinkFindings(out);
     // Transports close here, in this thread, after every tunnel is gone.

@@ -459,6 +459,63 @@ TEST(Clock, SkewOfASecondFails) {
   EXPECT_EQ(ok.cause, "offset +12 ms (round trip 30 ms)");
 }
 
+// Each host within a second of this machine, yet two of them 1.2 s apart:
+// the per-host rows pass, the spread between hosts fails and names the two.
+TEST(Clock, HostsFarApartFailEvenWhenEachIsCloseToThisMachine) {
+  std::vector<ClockReading> readings = {
+      {.host = "cp-0", .offset = 0.6, .round_trip = 0.02},
+      {.host = "cp-1", .offset = 0.1, .round_trip = 0.01},
+      {.host = "w-0", .offset = -0.6, .round_trip = 0.04}};
+  for (const ClockReading& r : readings)
+    EXPECT_EQ(CheckClock(r.host, r.offset, r.round_trip).verdict, Verdict::kOk);
+  std::optional<Finding> f = CheckClockSpread(readings);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->check, "clock");
+  EXPECT_EQ(f->subject, "between w-0 and cp-0");
+  EXPECT_EQ(f->verdict, Verdict::kFail);
+  EXPECT_EQ(f->cause,
+            "cp-0's clock is 1.2 s ahead of w-0's (± 30 ms), the widest gap "
+            "of 3 hosts; etcd and TLS need < 1 s — sync the clocks "
+            "(systemd-timesyncd, chrony)");
+}
+
+TEST(Clock, SpreadAllowsForEachMeasurementsRoundTrip) {
+  // 1.06 s measured, but each reading is only good to ± 100 ms: the hosts
+  // may be 0.86 s apart. Not a failure, not a pass either.
+  std::optional<Finding> maybe =
+      CheckClockSpread({{.host = "a", .offset = 0.5, .round_trip = 0.2},
+                        {.host = "b", .offset = -0.56, .round_trip = 0.2}});
+  ASSERT_TRUE(maybe.has_value());
+  EXPECT_EQ(maybe->verdict, Verdict::kWarn);
+  EXPECT_EQ(maybe->cause,
+            "a's clock may be 1 s or more ahead of b's: 1.1 s ± 0.2 s (slow "
+            "round trips), the widest gap of 2 hosts; etcd and TLS need < 1 s");
+  // 0.9 s measured with slow round trips: it could be 1.3 s.
+  EXPECT_EQ(
+      CheckClockSpread({{.host = "a", .offset = 0.45, .round_trip = 0.4},
+                        {.host = "b", .offset = -0.45, .round_trip = 0.4}})
+          ->verdict,
+      Verdict::kWarn);
+  // Beyond doubt: 1.3 s apart ± 50 ms.
+  EXPECT_EQ(
+      CheckClockSpread({{.host = "a", .offset = 0.65, .round_trip = 0.05},
+                        {.host = "b", .offset = -0.65, .round_trip = 0.05}})
+          ->verdict,
+      Verdict::kFail);
+  std::optional<Finding> ok =
+      CheckClockSpread({{.host = "cp-0", .offset = 0.012, .round_trip = 0.03},
+                        {.host = "w-0", .offset = -0.003, .round_trip = 0.01}});
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->verdict, Verdict::kOk);
+  EXPECT_EQ(ok->subject, "between w-0 and cp-0");
+  EXPECT_EQ(ok->cause,
+            "cp-0 is 15 ms ahead of w-0 (± 20 ms), the widest gap "
+            "of 2 hosts");
+  // One host has no other to be compared with.
+  EXPECT_FALSE(CheckClockSpread({{.host = "cp-0", .offset = 3}}).has_value());
+  EXPECT_FALSE(CheckClockSpread({}).has_value());
+}
+
 // --- kubeconfigs ------------------------------------------------------------
 
 TEST_F(CertChecks, KubeconfigCredentialsComeOutAsWritten) {

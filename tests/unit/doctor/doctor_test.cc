@@ -142,15 +142,19 @@ class DoctorTest : public ::testing::Test {
     };
   }
 
+  // `clock`: seconds a host's clock is ahead of ours (default 0).
   std::vector<Finding> Run(const std::string& only = "",
-                           std::set<std::string> unreachable = {}) {
-    char now[64];
-    std::snprintf(now, sizeof now, "%.9f\n",
-                  std::chrono::duration<double>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count());
-    for (auto& [name, h] : hosts_)
-      h->Script("date +%s.%N", ExecResult{0, now, ""});
+                           std::set<std::string> unreachable = {},
+                           std::map<std::string, double> clock = {}) {
+    const double now = std::chrono::duration<double>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    for (auto& [name, h] : hosts_) {
+      char date[64];
+      std::snprintf(date, sizeof date, "%.9f\n",
+                    now + (clock.contains(name) ? clock.at(name) : 0.0));
+      h->Script("date +%s.%N", ExecResult{0, date, ""});
+    }
     DoctorOptions options;
     options.state_dir = state_;
     options.host = only;
@@ -226,6 +230,16 @@ TEST_F(DoctorTest, AHealthyClusterIsCleanAndDoctorOnlyReads) {
   std::vector<Finding> all = Run();
   EXPECT_THAT(Failed(all), ::testing::IsEmpty());
   EXPECT_EQ(DoctorExitCode(all), 0);
+
+  // One clock row per host, and one for the hosts against each other.
+  std::vector<std::string> clocks;
+  for (const Finding& f : all)
+    if (f.check == "clock") clocks.push_back(f.subject);
+  EXPECT_EQ(clocks.size(), 5u);
+  EXPECT_EQ(std::ranges::count_if(
+                clocks,
+                [](const std::string& s) { return s.starts_with("between "); }),
+            1);
 
   // Every link of the cluster was tested live.
   size_t links = 0;
@@ -320,6 +334,19 @@ TEST_F(DoctorTest, AHealthyClusterIsCleanAndDoctorOnlyReads) {
            "front-proxy-ca cert in /etc/kubernetes/pki/front-proxy-ca.crt "
            "on cp-0"),
       nullptr);
+}
+
+// cp-0 0.6 s ahead of us and w-0 0.6 s behind: each passes against this
+// machine, but they are 1.2 s apart, and the row says which two.
+TEST_F(DoctorTest, ClocksTooFarApartBetweenHosts) {
+  std::vector<Finding> all = Run("", {}, {{"cp-0", 0.6}, {"w-0", -0.6}});
+  EXPECT_EQ(Find(all, "clock", "cp-0")->verdict, Verdict::kOk);
+  EXPECT_EQ(Find(all, "clock", "w-0")->verdict, Verdict::kOk);
+  EXPECT_THAT(Failed(all),
+              ::testing::ElementsAre(StartsWith(
+                  "clock | between w-0 and cp-0 | cp-0's clock is 1.2 s ahead "
+                  "of w-0's (± ")));
+  EXPECT_EQ(DoctorExitCode(all), 5);
 }
 
 // No link presents front-proxy-client or a CA, yet they expire like any
