@@ -73,10 +73,14 @@ void AddEdge(std::vector<GraphEdge>& edges, GraphEdge edge) {
   edges.push_back(std::move(edge));
 }
 
-constexpr Component kComponentOrder[] = {
-    Component::kEtcd,      Component::kApiserver, Component::kControllerManager,
-    Component::kScheduler, Component::kKubelet,   Component::kKubeProxy,
-    Component::kHardway};
+constexpr Component kComponentOrder[] = {Component::kEtcd,
+                                         Component::kApiserver,
+                                         Component::kControllerManager,
+                                         Component::kScheduler,
+                                         Component::kKubelet,
+                                         Component::kKubeProxy,
+                                         Component::kHardway,
+                                         Component::kAggregatedApiserver};
 
 std::string ComponentId(Component c) {
   return "component:" + std::string(ComponentName(c));
@@ -143,7 +147,10 @@ Graph TrustGraph(const Cluster& cluster) {
       "certificate · dashed: a component verifies the other side against "
       "that CA · bold: a mutual-TLS connection, client → server";
   const std::vector<CertSpec> table = CertificateTable(cluster);
-  const std::vector<Link> links = TrustLinks(cluster);
+  // The cluster's own links, then the aggregation layer's (front-proxy-client
+  // to servers hardway does not deploy).
+  std::vector<Link> links = TrustLinks(cluster);
+  for (Link& l : AggregationLinks(cluster)) links.push_back(std::move(l));
 
   // Certificates: per-host ones grouped under their generic name.
   std::map<std::string, std::string> generic;   // cert name -> group name
@@ -203,6 +210,8 @@ Graph TrustGraph(const Cluster& cluster) {
     std::string label(ComponentName(c));
     if (c == Component::kHardway) {
       label += "\n(this machine)";
+    } else if (c == Component::kAggregatedApiserver) {
+      label += "\n(behind an APIService;\nnot deployed by hardway)";
     } else {
       std::vector<std::string> hosts;
       for (const Host& h : cluster.hosts()) {
@@ -226,17 +235,23 @@ Graph TrustGraph(const Cluster& cluster) {
   std::vector<std::pair<std::string, DialGroup>> groups;  // in link order
   for (const Link& l : links) {
     for (const Endpoint* e : {&l.client, &l.server}) {
-      const std::string& cert_id = group_of.at(e->credential.cert);
-      AddEdge(presents, GraphEdge{.from = ComponentId(e->component),
-                                  .to = cert_id,
-                                  .kind = EdgeKind::kPresents,
+      // An aggregated API server's certificate is not ours, and
+      // kube-apiserver checks it against no CA of ours.
+      if (!e->credential.cert.empty()) {
+        const std::string& cert_id = group_of.at(e->credential.cert);
+        AddEdge(presents, GraphEdge{.from = ComponentId(e->component),
+                                    .to = cert_id,
+                                    .kind = EdgeKind::kPresents,
+                                    .label = "",
+                                    .ca = g.node(cert_id)->ca});
+      }
+      if (!e->credential.trusts.empty()) {
+        AddEdge(trusts, GraphEdge{.from = ComponentId(e->component),
+                                  .to = "ca:" + e->credential.trusts,
+                                  .kind = EdgeKind::kTrusts,
                                   .label = "",
-                                  .ca = g.node(cert_id)->ca});
-      AddEdge(trusts, GraphEdge{.from = ComponentId(e->component),
-                                .to = "ca:" + e->credential.trusts,
-                                .kind = EdgeKind::kTrusts,
-                                .label = "",
-                                .ca = e->credential.trusts});
+                                  .ca = e->credential.trusts});
+      }
     }
     const std::string key = ComponentId(l.client.component) + "|" +
                             ComponentId(l.server.component) + "|" +
@@ -250,6 +265,13 @@ Graph TrustGraph(const Cluster& cluster) {
       it = groups.end() - 1;
     }
     it->second.dial_hosts.insert(l.dial_host);
+  }
+  for (const ClientCaTrust& t : RequestHeaderTrusts(cluster)) {
+    AddEdge(trusts, GraphEdge{.from = ComponentId(t.component),
+                              .to = "ca:" + t.trusts,
+                              .kind = EdgeKind::kTrusts,
+                              .label = "",
+                              .ca = t.trusts});
   }
   for (const auto& [key, group] : groups) {
     const Link& l = *group.first;

@@ -2,8 +2,9 @@
 // plain node/edge list first (what the tests pin), then written as Graphviz DOT
 // or Mermaid text; `dot -Tsvg` turns DOT into SVG.
 //
-// The trust view is derived from TrustLinks (who dials whom with which
-// credential) and the certificate table (who signs what); the startup view from
+// The trust view is derived from TrustLinks and AggregationLinks (who dials
+// whom with which credential), RequestHeaderTrusts and the certificate table
+// (who signs what); the startup view from
 // the plan's phases (needs and gates). Neither spells out a fact of its own.
 #pragma once
 
@@ -75,7 +76,10 @@ std::string CertGroupName(std::string_view name, std::string_view host);
 // per kind of link (client kind, server kind, port, client certificate),
 // labelled "mTLS :2379 · client cert apiserver-etcd-client · etcd verifies with
 // etcd-ca". Per-host certificates are one node ("etcd/server-<host>") listing
-// the hosts.
+// the hosts. The aggregation layer is drawn too: kube-apiserver presents
+// front-proxy-client to an "aggregated-apiserver" component (not deployed by
+// hardway) that verifies it with front-proxy-ca, which kube-apiserver trusts
+// for request headers.
 Graph TrustGraph(const Cluster& cluster);
 
 // The phases as a DAG: one node per phase with its hosts and gate, one kNeeds

@@ -77,13 +77,17 @@ std::string_view ComponentName(Component component) {
       return "kube-proxy";
     case Component::kHardway:
       return "hardway";
+    case Component::kAggregatedApiserver:
+      return "aggregated-apiserver";
   }
   return "?";
 }
 
 std::string_view ComponentUnit(Component component) {
-  return component == Component::kHardway ? std::string_view()
-                                          : ComponentName(component);
+  return component == Component::kHardway ||
+                 component == Component::kAggregatedApiserver
+             ? std::string_view()
+             : ComponentName(component);
 }
 
 std::string Link::Label() const {
@@ -221,6 +225,52 @@ std::vector<Link> TrustLinks(const Cluster& cluster) {
                    "system:masters"});
   }
   return links;
+}
+
+std::vector<Link> AggregationLinks(const Cluster& cluster) {
+  std::vector<Link> links;
+  for (const Host* cp : cluster.hosts(Role::kControlplane)) {
+    links.push_back(Link{
+        .client = {Component::kApiserver, cp->name,
+                   Files("front-proxy-client",
+                         std::string(kPki) + "front-proxy-client.crt",
+                         std::string(kPki) + "front-proxy-client.key", "", "",
+                         "--proxy-client-cert-file, --proxy-client-key-file")},
+        .server = {Component::kAggregatedApiserver, "",
+                   Credential{.cert = "",
+                              .kubeconfig = "",
+                              .cert_path = "",
+                              .key_path = "",
+                              .ca_path = "",
+                              .trusts = "front-proxy-ca",
+                              .flags = "requestheader-client-ca-file of "
+                                       "ConfigMap kube-system/extension-"
+                                       "apiserver-authentication (kube-"
+                                       "apiserver's --requestheader-client-"
+                                       "ca-file)"}},
+        .dial_host = "",
+        .port = 443,
+        .purpose = "kube-apiserver forwards requests for an APIService to its "
+                   "aggregated API server, naming the user in X-Remote-* "
+                   "headers"});
+  }
+  return links;
+}
+
+std::vector<ClientCaTrust> RequestHeaderTrusts(const Cluster& cluster) {
+  std::vector<ClientCaTrust> trusts;
+  for (const Host* cp : cluster.hosts(Role::kControlplane)) {
+    trusts.push_back(ClientCaTrust{
+        .component = Component::kApiserver,
+        .host = cp->name,
+        .ca_path = std::string(kPki) + "front-proxy-ca.crt",
+        .trusts = "front-proxy-ca",
+        .flags = "--requestheader-client-ca-file, "
+                 "--requestheader-allowed-names",
+        .purpose = "request headers (X-Remote-User) count only from a client "
+                   "certificate front-proxy-ca signed"});
+  }
+  return trusts;
 }
 
 }  // namespace hardway

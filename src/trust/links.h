@@ -22,12 +22,16 @@ enum class Component {
   kKubelet,
   kKubeProxy,
   kHardway,  // the machine running hardway: gates, doctor, kubectl with admin
+  // An extension API server behind an APIService (metrics-server and the
+  // like): the cluster's users deploy them, hardway does not.
+  kAggregatedApiserver,
 };
 
 // "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-// "kubelet", "kube-proxy", "hardway".
+// "kubelet", "kube-proxy", "hardway", "aggregated-apiserver".
 std::string_view ComponentName(Component component);
-// The systemd unit that runs the component; empty for hardway.
+// The systemd unit that runs the component; empty for hardway and for
+// aggregated API servers.
 std::string_view ComponentUnit(Component component);
 
 // One side's credentials as configured on its host.
@@ -72,5 +76,35 @@ struct Link {
 // kubelet, hardway → etcd and → every apiserver. Order: grouped by kind in that
 // order, hosts in inventory order.
 std::vector<Link> TrustLinks(const Cluster& cluster);
+
+// The aggregation layer, one Link per controller: kube-apiserver forwards a
+// request for an APIService to the aggregated API server behind it,
+// presenting front-proxy-client (--proxy-client-cert-file); that server
+// verifies it against front-proxy-ca, which it reads from the ConfigMap
+// kube-system/extension-apiserver-authentication that kube-apiserver fills
+// from its --requestheader-client-ca-file. The server side has no host, no
+// certificate of ours (kube-apiserver checks its serving certificate against
+// the APIService's caBundle, so the client trusts no CA of ours: empty) and
+// nothing to dial, so these are not in TrustLinks and doctor cannot test them
+// live; graph draws them.
+std::vector<Link> AggregationLinks(const Cluster& cluster);
+
+// A CA a component verifies clients against although no Link of ours dials
+// it with such a certificate.
+struct ClientCaTrust {
+  Component component = Component::kApiserver;
+  std::string host;
+  std::string ca_path;  // on the host
+  std::string trusts;   // stem: "front-proxy-ca"
+  std::string flags;
+  std::string purpose;
+};
+
+// kube-apiserver on every controller trusts front-proxy-ca
+// (--requestheader-client-ca-file): a client certificate it signed, with a CN
+// in --requestheader-allowed-names, may say who is asking in X-Remote-User /
+// X-Remote-Group headers. The same file is what aggregated API servers trust
+// (AggregationLinks).
+std::vector<ClientCaTrust> RequestHeaderTrusts(const Cluster& cluster);
 
 }  // namespace hardway

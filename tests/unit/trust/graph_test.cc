@@ -75,6 +75,7 @@ TEST(TrustGraphTest, ThreeControllersTwoWorkersHaveExactlyTheseEdges) {
       "presents component:kube-proxy -> cert:kube-proxy",
       "presents component:hardway -> cert:etcd/healthcheck-client",
       "presents component:hardway -> cert:admin",
+      "presents component:kube-apiserver -> cert:front-proxy-client",
       // trusts
       "trusts component:kube-apiserver -> ca:etcd/ca",
       "trusts component:kube-apiserver -> ca:ca",
@@ -85,6 +86,8 @@ TEST(TrustGraphTest, ThreeControllersTwoWorkersHaveExactlyTheseEdges) {
       "trusts component:kube-proxy -> ca:ca",
       "trusts component:hardway -> ca:etcd/ca",
       "trusts component:hardway -> ca:ca",
+      "trusts component:aggregated-apiserver -> ca:front-proxy-ca",
+      "trusts component:kube-apiserver -> ca:front-proxy-ca",
       // dials
       "dials component:kube-apiserver -> component:etcd [mTLS :2379 · client "
       "cert apiserver-etcd-client · etcd verifies with etcd-ca]",
@@ -108,6 +111,9 @@ TEST(TrustGraphTest, ThreeControllersTwoWorkersHaveExactlyTheseEdges) {
       "etcd/healthcheck-client · etcd verifies with etcd-ca]",
       "dials component:hardway -> component:kube-apiserver [mTLS :6443 · "
       "client cert admin · kube-apiserver verifies with ca]",
+      "dials component:kube-apiserver -> component:aggregated-apiserver [mTLS "
+      ":443 · client cert front-proxy-client · aggregated-apiserver verifies "
+      "with front-proxy-ca]",
   };
   EXPECT_EQ(got, want);
 }
@@ -118,7 +124,7 @@ TEST(TrustGraphTest, NodesNameTheirHostsAndEveryEdgeEndIsANode) {
   for (const GraphNode& n : g.nodes) {
     EXPECT_TRUE(labels.emplace(n.id, n.label).second) << "duplicate " << n.id;
   }
-  EXPECT_EQ(labels.size(), 3u + 12u + 7u);
+  EXPECT_EQ(labels.size(), 3u + 12u + 8u);
   EXPECT_EQ(labels["ca:etcd/ca"], "etcd-ca\nCN=etcd-ca");
   EXPECT_EQ(labels["ca:ca"], "ca\nCN=kubernetes-ca");
   EXPECT_EQ(labels["cert:kubelet-<host>"],
@@ -130,6 +136,9 @@ TEST(TrustGraphTest, NodesNameTheirHostsAndEveryEdgeEndIsANode) {
   EXPECT_EQ(labels["component:etcd"], "etcd ×3\ncp-0, cp-1, cp-2");
   EXPECT_EQ(labels["component:kubelet"], "kubelet ×2\nw-0, w-1");
   EXPECT_EQ(labels["component:hardway"], "hardway\n(this machine)");
+  EXPECT_EQ(labels["component:aggregated-apiserver"],
+            "aggregated-apiserver\n(behind an APIService;\nnot deployed by "
+            "hardway)");
   for (const GraphEdge& e : g.edges) {
     EXPECT_TRUE(labels.contains(e.from)) << EdgeText(e);
     EXPECT_TRUE(labels.contains(e.to)) << EdgeText(e);
@@ -149,7 +158,7 @@ TEST(TrustGraphTest, ManyHostsAreCountedNotListed) {
   const Graph g = TrustGraph(c);
   EXPECT_EQ(g.node("component:kubelet")->label,
             "kubelet ×5\nw-0, w-1, w-2, … (5 hosts)");
-  EXPECT_EQ(g.edges.size(), 41u);  // grouped: as many as for 3 + 2
+  EXPECT_EQ(g.edges.size(), 45u);  // grouped: as many as for 3 + 2
 }
 
 TEST(StartupGraphTest, EdgesAreThePhaseNeeds) {

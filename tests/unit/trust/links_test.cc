@@ -160,5 +160,59 @@ TEST(TrustLinks, ServerCertificatesCoverTheNamesTheirClientsDial) {
   }
 }
 
+// The aggregation layer: kube-apiserver on each controller presents
+// front-proxy-client as the plan deploys it and its unit reads it; the far
+// side is nobody of ours, and it is no link doctor would dial.
+TEST(TrustLinks, AggregationLinksPresentFrontProxyClientFromEachController) {
+  const std::vector<Link> links = AggregationLinks(F().cluster);
+  std::vector<std::string> labels;
+  for (const Link& l : links) {
+    labels.push_back(l.Label() + " :" + std::to_string(l.port));
+    EXPECT_EQ(l.client.credential.cert, "front-proxy-client");
+    EXPECT_EQ(l.client.credential.trusts, "");
+    EXPECT_EQ(l.server.credential.cert, "");
+    EXPECT_EQ(l.server.credential.trusts, "front-proxy-ca");
+    EXPECT_EQ(l.server.host, "");
+    const std::string rendered = F().Rendered(l.client.host);
+    for (const std::pair<std::string, std::string> file :
+         {std::pair{l.client.credential.cert_path,
+                    "state pki/front-proxy-client.crt"},
+          std::pair{l.client.credential.key_path,
+                    "state pki/front-proxy-client.key"}}) {
+      const Step* s = F().Upload(l.client.host, file.first);
+      ASSERT_NE(s, nullptr) << file.first;
+      EXPECT_EQ(s->source_label, file.second);
+    }
+    EXPECT_THAT(rendered,
+                ::testing::HasSubstr("--proxy-client-cert-file=" +
+                                     l.client.credential.cert_path + " "));
+    EXPECT_THAT(rendered,
+                ::testing::HasSubstr("--proxy-client-key-file=" +
+                                     l.client.credential.key_path + " "));
+  }
+  EXPECT_EQ(labels, (std::vector<std::string>{
+                        "kube-apiserver cp-0 → aggregated-apiserver :443",
+                        "kube-apiserver cp-1 → aggregated-apiserver :443",
+                        "kube-apiserver cp-2 → aggregated-apiserver :443"}));
+  for (const Link& l : F().links)
+    EXPECT_NE(l.server.component, Component::kAggregatedApiserver);
+}
+
+TEST(TrustLinks, KubeApiserverTrustsFrontProxyCaForRequestHeaders) {
+  std::vector<std::string> hosts;
+  for (const ClientCaTrust& t : RequestHeaderTrusts(F().cluster)) {
+    hosts.push_back(t.host);
+    EXPECT_EQ(t.component, Component::kApiserver);
+    EXPECT_EQ(t.trusts, "front-proxy-ca");
+    const Step* s = F().Upload(t.host, t.ca_path);
+    ASSERT_NE(s, nullptr) << t.ca_path;
+    EXPECT_EQ(s->source_label, "state pki/front-proxy-ca.crt");
+    EXPECT_THAT(F().Rendered(t.host),
+                ::testing::HasSubstr(
+                    "--requestheader-client-ca-file=" + t.ca_path + " "));
+  }
+  EXPECT_EQ(hosts, (std::vector<std::string>{"cp-0", "cp-1", "cp-2"}));
+}
+
 }  // namespace
 }  // namespace hardway
