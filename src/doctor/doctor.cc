@@ -578,9 +578,14 @@ std::vector<Finding> RunDoctor(const Cluster& cluster, const Plan& plan,
 
 int DoctorCommand(const Cluster& cluster, const DoctorCommandOptions& options) {
   if (!options.host.empty() && !cluster.host(options.host)) {
-    std::cerr << "hardway: --host " << options.host
-              << " is not a host of the inventory\n";
-    return ExitCodeFor(ErrorKind::kUsage);
+    std::string known;
+    for (const Host& h : cluster.hosts())
+      known += (known.empty() ? "" : ", ") + h.name;
+    Error e{ErrorKind::kUsage,
+            "--host " + options.host + " is not a host of the inventory", "",
+            "its hosts are " + known};
+    std::cerr << "hardway: " << e.ToString() << "\n";
+    return ExitCodeFor(e.kind);
   }
   // The state dir as it is: doctor compares against it and never writes it.
   if (!fs::exists(options.state_dir / "pki" / "ca.crt")) {
