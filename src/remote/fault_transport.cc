@@ -81,7 +81,8 @@ Result<UploadResult> FaultTransport::Upload(
 // inner transport as one batch.
 std::vector<Result<UploadResult>> FaultTransport::UploadMany(
     const std::vector<UploadRequest>& requests,
-    const std::vector<std::string>& known_remote_sha256) {
+    const std::vector<std::string>& known_remote_sha256,
+    const BatchProgressFn& progress) {
   std::vector<Result<UploadResult>> out(requests.size(), UploadResult{});
   std::vector<UploadRequest> pass;
   std::vector<std::string> pass_known;
@@ -98,7 +99,13 @@ std::vector<Result<UploadResult>> FaultTransport::UploadMany(
     where.push_back(i);
   }
   if (pass.empty()) return out;
-  auto inner = inner_->UploadMany(pass, pass_known);
+  BatchProgressFn inner_progress;
+  if (progress) {
+    inner_progress = [&](size_t k, uint64_t sent, uint64_t total) {
+      progress(where[k], sent, total);
+    };
+  }
+  auto inner = inner_->UploadMany(pass, pass_known, inner_progress);
   for (size_t k = 0; k < where.size() && k < inner.size(); ++k)
     out[where[k]] = std::move(inner[k]);
   return out;

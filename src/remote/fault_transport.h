@@ -64,7 +64,8 @@ class FaultTransport : public Transport {
                               const ProgressFn& progress = {}) override;
   std::vector<Result<UploadResult>> UploadMany(
       const std::vector<UploadRequest>& requests,
-      const std::vector<std::string>& known_remote_sha256) override;
+      const std::vector<std::string>& known_remote_sha256,
+      const BatchProgressFn& progress = {}) override;
   Result<std::string> ReadFile(const std::string& path) override;
   Result<std::unique_ptr<Tunnel>> OpenTunnel(const std::string& host,
                                              int port) override;

@@ -506,14 +506,15 @@ Result<std::map<std::string, std::string>> RecordingTransport::Sha256Of(
 
 std::vector<Result<UploadResult>> RecordingTransport::UploadMany(
     const std::vector<UploadRequest>& requests,
-    const std::vector<std::string>& known_remote_sha256) {
+    const std::vector<std::string>& known_remote_sha256,
+    const BatchProgressFn& progress) {
   RecordedCall call;
   call.host = host();
   call.op = "upload-many";
   for (const UploadRequest& r : requests) call.paths.push_back(r.dest);
   log_->Add(call);
   // Then each file exactly as Upload records and applies it.
-  return Transport::UploadMany(requests, known_remote_sha256);
+  return Transport::UploadMany(requests, known_remote_sha256, progress);
 }
 
 Result<UploadResult> RecordingTransport::Upload(

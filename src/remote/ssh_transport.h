@@ -44,7 +44,8 @@ class SshTransport : public Transport {
                               const ProgressFn& progress = {}) override;
   std::vector<Result<UploadResult>> UploadMany(
       const std::vector<UploadRequest>& requests,
-      const std::vector<std::string>& known_remote_sha256) override;
+      const std::vector<std::string>& known_remote_sha256,
+      const BatchProgressFn& progress = {}) override;
   Result<std::string> ReadFile(const std::string& path) override;
   // Fails with "timed out opening a tunnel" when the host's sshd has not
   // answered within tunnel_open_timeout(): sshd answers only once its own

@@ -43,6 +43,8 @@ struct UploadResult {
 
 // Called with (bytes sent so far, total) during large uploads.
 using ProgressFn = std::function<void(uint64_t, uint64_t)>;
+// Progress of request `index` of an UploadMany batch: bytes sent, file size.
+using BatchProgressFn = std::function<void(size_t, uint64_t, uint64_t)>;
 
 // A byte stream to host:port as seen from the remote host (an SSH direct-tcpip
 // channel).
@@ -96,18 +98,25 @@ class Transport {
       const ProgressFn& progress = {}) = 0;
 
   // Several files in one round trip where the transport can (SshTransport: one
-  // exec channel carries every file to its temporary name, then each is checked
-  // complete, chowned, chmodded and renamed). The same guarantees as Upload for
-  // each file; one result per request, in order. `known_remote_sha256[i]` is
-  // request i's, as for Upload. The default sends them one by one.
+  // exec channel carries a tar stream of every file into a staging folder
+  // beside its destination, then chown and rename). The same guarantees as
+  // Upload for each file; one result per request, in order.
+  // `known_remote_sha256[i]` is request i's, as for Upload. The default sends
+  // them one by one.
   virtual std::vector<Result<UploadResult>> UploadMany(
       const std::vector<UploadRequest>& requests,
-      const std::vector<std::string>& known_remote_sha256) {
+      const std::vector<std::string>& known_remote_sha256,
+      const BatchProgressFn& progress = {}) {
     std::vector<Result<UploadResult>> out;
     for (size_t i = 0; i < requests.size(); ++i) {
-      out.push_back(Upload(requests[i], i < known_remote_sha256.size()
-                                            ? known_remote_sha256[i]
-                                            : std::string()));
+      ProgressFn one;
+      if (progress)
+        one = [&](uint64_t sent, uint64_t total) { progress(i, sent, total); };
+      out.push_back(Upload(requests[i],
+                           i < known_remote_sha256.size()
+                               ? known_remote_sha256[i]
+                               : std::string(),
+                           one));
     }
     return out;
   }

@@ -617,11 +617,11 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     }
   }
 
-  // Small files whose bytes must travel go in one round trip per run of
-  // consecutive file steps (UploadMany): a channel, a shell and three commands
-  // per file cost ~0.3 s per file on a busy host, the bytes of a certificate
-  // almost nothing. Big files keep their own upload and progress bar.
-  constexpr uint64_t kBatchBytes = 1 << 20;
+  // The files whose bytes must travel go in one round trip per run of
+  // consecutive file steps (UploadMany: one tar stream): a channel, a shell and
+  // a few commands per file cost ~0.3 s per file on a busy host, more than a
+  // certificate's bytes or even a binary's. Each file still reports its own
+  // progress.
   std::map<const Step*, Result<UploadResult>> batched;
   auto send_batch_from = [&](size_t first) {
     std::vector<const Step*> group;
@@ -632,13 +632,16 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
       auto it = remote.find(s.dest);
       bool changes =
           it == remote.end() || s.sha256.empty() || it->second != s.sha256;
-      if (!changes || s.missing || s.size > kBatchBytes) continue;
+      if (!changes || s.missing) continue;
       group.push_back(&s);
       requests.push_back(UploadRequestOf(s));
       known.push_back(it == remote.end() ? std::string() : it->second);
     }
-    if (group.size() < 2) return;
-    auto results = t.UploadMany(requests, known);
+    if (group.empty()) return;
+    auto results = t.UploadMany(
+        requests, known, [&](size_t k, uint64_t sent, uint64_t total) {
+          reporter_.StepProgress(*group[k], sent, total);
+        });
     for (size_t k = 0; k < group.size() && k < results.size(); ++k)
       batched.emplace(group[k], std::move(results[k]));
   };

@@ -11,6 +11,8 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -283,9 +285,9 @@ TEST_F(SshTest, UploadManySendsSmallFilesInOneCallEachAtomically) {
   EXPECT_FALSE(out[3]->changed);
   EXPECT_EQ(Slurp(dir + "/pki/ca.crt"), "new certificate\n");
 
-  // A bad owner in the middle: the files before it land, it and the ones
-  // after it fail and their destinations stay as they were; no temporary file
-  // is left behind.
+  // A bad owner in the middle: nothing is renamed before every file is
+  // unpacked and chowned, so no destination changes, each file names the
+  // cause, and no staging folder is left behind.
   std::vector<UploadRequest> bad = {
       {std::string("one\n"), dir + "/one", 0644, "root:root", "", 4},
       {std::string("two\n"), dir + "/pki/ca.crt", 0644, "no-such-user-xyz", "",
@@ -293,18 +295,64 @@ TEST_F(SshTest, UploadManySendsSmallFilesInOneCallEachAtomically) {
       {std::string("three\n"), dir + "/three", 0644, "root:root", "", 6}};
   out = t->UploadMany(bad, {});
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_TRUE(out[0]);
-  ASSERT_FALSE(out[1]);
-  EXPECT_THAT(out[1].error().message, HasSubstr("no-such-user-xyz"));
-  ASSERT_FALSE(out[2]);
-  EXPECT_THAT(out[2].error().message, HasSubstr("an earlier file"));
-  EXPECT_EQ(Slurp(dir + "/one"), "one\n");
+  for (size_t i = 0; i < out.size(); ++i) {
+    ASSERT_FALSE(out[i]) << i;
+    EXPECT_THAT(out[i].error().message, HasSubstr("no-such-user-xyz")) << i;
+    EXPECT_THAT(out[i].error().message, HasSubstr("was left unchanged")) << i;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/one"));
   EXPECT_EQ(Slurp(dir + "/pki/ca.crt"), "new certificate\n");
   EXPECT_FALSE(std::filesystem::exists(dir + "/three"));
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
     EXPECT_FALSE(e.path().filename().string().starts_with(".hardway-tmp-"))
         << e.path();
   }
+}
+
+// Big files share the stream too: streamed from disk in large writes, each
+// reporting its own progress, mode kept, and a missing local source fails only
+// its own file.
+TEST_F(SshTest, UploadManyStreamsBigFilesFromDiskWithProgress) {
+  auto t = MustConnect(sshd_->MakeHost("node-0"));
+  ASSERT_TRUE(t);
+  TempDir local;
+  std::string big(3 * 1024 * 1024 + 17, '\0');
+  std::mt19937 rng(7);
+  for (char& c : big) c = static_cast<char>(rng());
+  auto big_path = local / "etcd";
+  std::ofstream(big_path, std::ios::binary) << big;
+  const std::string dir = (sshd_->dir() / "bigmany").string();
+  std::vector<UploadRequest> reqs = {
+      {big_path, dir + "/bin/etcd", 0755, "root:root", Sha256Hex(big),
+       big.size()},
+      {local / "not-there", dir + "/bin/kubelet", 0755, "root:root", "", 0},
+      {std::string("conf\n"), dir + "/etc/etcd.conf", 0640, "root:root", "",
+       5}};
+  std::map<size_t, std::pair<uint64_t, uint64_t>> last;
+  size_t calls = 0;
+  auto out =
+      t->UploadMany(reqs, {}, [&](size_t i, uint64_t sent, uint64_t total) {
+        last[i] = {sent, total};
+        ++calls;
+      });
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_TRUE(out[0]) << out[0].error().ToString();
+  EXPECT_EQ(out[0]->bytes_sent, big.size());
+  ASSERT_FALSE(out[1]);
+  EXPECT_THAT(out[1].error().where, HasSubstr("not-there"));
+  ASSERT_TRUE(out[2]) << out[2].error().ToString();
+  EXPECT_TRUE(Slurp(dir + "/bin/etcd") == big);
+  EXPECT_EQ(Slurp(dir + "/etc/etcd.conf"), "conf\n");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/bin/kubelet"));
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/bin/etcd").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::stat((dir + "/etc/etcd.conf").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(last[0].first, big.size());
+  EXPECT_EQ(last[0].second, big.size());
+  EXPECT_GE(calls, 4u);  // 1 MiB reads: several reports for the big file
+  EXPECT_FALSE(last.contains(1));
 }
 
 TEST_F(SshTest, ExecManyRunsEachCommandWithItsOwnExitCodeAndOutput) {

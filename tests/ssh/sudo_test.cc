@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -22,17 +23,18 @@ using ::testing::HasSubstr;
 using testing::Shell;
 using testing::Sshd;
 
-constexpr const char* kSudoer = "hw-sudo-test";
-constexpr const char* kNoSudo = "hw-nosudo-test";
-constexpr const char* kRule = "/etc/sudoers.d/hw-sudo-test";
+// Per process: ctest -j runs each test in its own process at the same time,
+// and one test's TearDownTestSuite must not delete another's users.
+const std::string kSudoer = "hw-sudo-" + std::to_string(::getpid());
+const std::string kNoSudo = "hw-nosudo-" + std::to_string(::getpid());
+const std::string kRule = "/etc/sudoers.d/" + kSudoer;
 
 class SudoTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ASSERT_EQ(Shell("command -v sudo >/dev/null"), 0)
         << "sudo is not installed (scripts/install-deps.sh installs it)";
-    for (const char* user : {kSudoer, kNoSudo}) {
-      const std::string u = user;
+    for (const std::string& u : {kSudoer, kNoSudo}) {
       ASSERT_EQ(Shell("(id " + u +
                       " >/dev/null 2>&1 || useradd --system --shell /bin/sh "
                       "--home-dir /nonexistent " +
@@ -41,16 +43,16 @@ class SudoTest : public ::testing::Test {
           << "cannot create test user " << u;
     }
     // visudo -c refuses a broken rule before sudo ever reads it.
-    ASSERT_EQ(Shell(std::string("printf '%s ALL=(ALL) NOPASSWD: ALL\\n' ") +
-                    kSudoer + " > " + kRule + ".tmp && chmod 0440 " + kRule +
-                    ".tmp && visudo -cqf " + kRule + ".tmp && mv " + kRule +
-                    ".tmp " + kRule),
-              0);
+    ASSERT_EQ(
+        Shell("printf '%s ALL=(ALL) NOPASSWD: ALL\\n' " + kSudoer + " > " +
+              kRule + ".tmp && chmod 0440 " + kRule + ".tmp && visudo -cqf " +
+              kRule + ".tmp && mv " + kRule + ".tmp " + kRule),
+        0);
   }
   static void TearDownTestSuite() {
-    Shell(std::string("rm -f ") + kRule);
-    for (const char* user : {kSudoer, kNoSudo})
-      Shell(std::string("userdel ") + user + " 2>/dev/null");
+    Shell("rm -f " + kRule);
+    for (const std::string& user : {kSudoer, kNoSudo})
+      Shell("userdel " + user + " 2>/dev/null");
   }
   void SetUp() override {
     std::string error;
