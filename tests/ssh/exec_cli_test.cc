@@ -14,6 +14,7 @@
 namespace hardway {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::Sshd;
@@ -89,6 +90,23 @@ TEST_F(ExecCli, RunsOnSelectedHostsWithPrefixedOutput) {
   CliRun unknown = Hardway("exec -i " + inventory_ + " --host nope -- true");
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_THAT(unknown.out, HasSubstr("no host named nope"));
+}
+
+// -v shows each remote call with its time on stderr; stdout keeps only what
+// was asked for.
+TEST_F(ExecCli, VerboseTracesRemoteCallsOnStderrOnly) {
+  std::string err_file = (dir_ / "stderr").string();
+  std::string out;
+  int rc =
+      testing::Shell(std::string(HARDWAY_BINARY) + " -v exec -i " + inventory_ +
+                         " --host node-1 -- echo traced 2>" + err_file,
+                     &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "node-1 | traced\n");
+  std::ifstream in(err_file);
+  std::string err((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  EXPECT_THAT(err, ContainsRegex("node-1: [0-9]+ ms: echo traced"));
 }
 
 TEST_F(ExecCli, UnreachableHostIsReportedAndFailsTheRun) {
