@@ -360,9 +360,10 @@ TEST_F(SshTest, ExecManyRunsEachCommandWithItsOwnExitCodeAndOutput) {
   ASSERT_TRUE(t);
   auto r = t->ExecMany({"echo out; echo err >&2; exit 3", "true", "exit 1",
                         "printf 'a\\nb\\n'; (exit 0)",
-                        "case x in x) echo paren;; esac"});
+                        "case x in x) echo paren;; esac", "printf 'no newline'",
+                        "printf '\\n\\n'"});
   ASSERT_TRUE(r) << r.error().ToString();
-  ASSERT_EQ(r->size(), 5u);
+  ASSERT_EQ(r->size(), 7u);
   EXPECT_EQ((*r)[0].exit_code, 3);
   EXPECT_EQ((*r)[0].out, "out\nerr\n");  // stdout and stderr together
   EXPECT_EQ((*r)[1].exit_code, 0);
@@ -371,6 +372,8 @@ TEST_F(SshTest, ExecManyRunsEachCommandWithItsOwnExitCodeAndOutput) {
   EXPECT_EQ((*r)[3].exit_code, 0);
   EXPECT_EQ((*r)[3].out, "a\nb\n");
   EXPECT_EQ((*r)[4].out, "paren\n");
+  EXPECT_EQ((*r)[5].out, "no newline");  // exactly what the command wrote
+  EXPECT_EQ((*r)[6].out, "\n\n");
 }
 
 TEST_F(SshTest, SmallPrivateFileWithOwner) {

@@ -99,13 +99,15 @@ TEST(PlanPrinterTest, StepLinesShowSourceDestModeOwnerSizeAndHash) {
       HasLine(
           R"(render  template units/etcd.service -> /etc/systemd/system/etcd.service  )"
           R"(0644 root:root  [0-9]+ B  sha256 [0-9a-f]{12}\n)"));
-  EXPECT_THAT(text, HasSubstr("run     install -d -m 0700 /var/lib/etcd\n"));
+  EXPECT_THAT(text, HasSubstr("run     install -d -m 0700 /var/lib/etcd  "
+                              "[unless: test \"$(stat -c %a /var/lib/etcd "
+                              "2>/dev/null)\" = 700]\n"));
   // A checked run step shows its check: what decides whether it runs.
   EXPECT_THAT(
       text,
       HasLine(
           R"(\] node-0       run     /lib/systemd/systemd-sysctl )"
-          R"(/etc/sysctl.d/99-kubernetes.conf  \[unless: b=\$\(sed .*\]\n)"));
+          R"(/etc/sysctl.d/99-kubernetes.conf  \[unless: set -f; b=; .*\]\n)"));
   EXPECT_THAT(
       text,
       HasSubstr(
@@ -221,9 +223,9 @@ TEST(PlanPrinterTest, JsonParsesAndMatchesThePlan) {
     EXPECT_EQ(s["kind"], "run");
     EXPECT_FALSE(s["check"].get<std::string>().empty());
   }
-  // The controller: kmod, modules, sysctls; each of the two workers also
-  // packages and swap.
-  EXPECT_EQ(checked, 3u + 5u + 5u);
+  // The controller: its folder, kmod, modules, sysctls; each of the two
+  // workers also packages and swap.
+  EXPECT_EQ(checked, 4u + 6u + 6u);
 }
 
 TEST(PlanPrinterTest, Sizes) {

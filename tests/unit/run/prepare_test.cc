@@ -104,10 +104,13 @@ class PrepareTest : public ::testing::Test {
     return runner.Run(plan_);
   }
 
-  // The prepare step of `host` whose description starts with `what`.
+  // The prepare step of `host` whose description or command starts with
+  // `what`.
   const Step& StepOf(const std::string& host, const std::string& what) {
     for (const Step& s : plan_.phase("prepare")->steps) {
-      if (s.host == host && s.description.starts_with(what)) return s;
+      if (s.host == host &&
+          (s.description.starts_with(what) || s.command.starts_with(what)))
+        return s;
     }
     ADD_FAILURE() << "no step '" << what << "' on " << host;
     static const Step none;
@@ -135,17 +138,22 @@ class PrepareTest : public ::testing::Test {
     return out;
   }
 
-  // The host is not prepared: each check fails once, then passes (after the
-  // step's command).
+  // The host is not prepared: each check fails until its step's command ran.
+  // A check is looked at once with all the phase's checks at its start; a
+  // step after a file changed looks again before deciding (the file may be
+  // what it checks); then once more after its command.
   void Unprepared(const std::string& host) {
-    for (const Step* s : Checked(host)) {
-      // Missing until its command runs: the phase's first look (all checks
-      // at once) and the step's own look (files changed in between) both
-      // fail, the look after the command passes.
-      Host(host).Script(s->check,
-                        {ExecResult{1, "", s->description + " missing\n"},
-                         ExecResult{1, "", s->description + " missing\n"},
-                         ExecResult{0, "", ""}});
+    bool files_before = false;
+    for (const Step& s : plan_.phase("prepare")->steps) {
+      if (s.host != host) continue;
+      if (s.kind == StepKind::kUpload || s.kind == StepKind::kRender)
+        files_before = true;
+      if (s.check.empty()) continue;
+      ExecResult missing{1, "", s.description + " missing\n"};
+      std::vector<ExecResult> looks{missing};
+      if (files_before) looks.push_back(missing);
+      looks.push_back(ExecResult{0, "", ""});
+      Host(host).Script(s.check, looks);
     }
   }
 
@@ -187,13 +195,16 @@ TEST_F(PrepareTest, ExactCommandsOnAWorkerAndAController) {
   };
   auto expect = [&](const std::string& host,
                     const std::vector<std::string>& steps) {
+    const Step& mkdir = StepOf(host, "mkdir -p /etc/modules-load.d");
     std::vector<std::string> want = {"sha256 " + modules + " " + sysctls};
     // Every check at the phase's start (one call over SSH)...
+    want.push_back("exec " + mkdir.check);
     for (const std::string& what : steps) {
       want.push_back("exec " + StepOf(host, what).check);
     }
-    // Both files in one round trip.
-    want.insert(want.end(), {"exec mkdir -p /etc/modules-load.d",
+    // The folder (nothing changed before it: the first look decides), then
+    // both files in one round trip.
+    want.insert(want.end(), {"exec " + mkdir.command, "exec " + mkdir.check,
                              "upload-many " + modules + " " + sysctls,
                              "upload " + modules, "upload " + sysctls});
     // ...but the uploads changed the host, so each step checks again.
@@ -202,6 +213,7 @@ TEST_F(PrepareTest, ExactCommandsOnAWorkerAndAController) {
       want.insert(want.end(), c.begin(), c.end());
     }
     // The gate: every check once more.
+    want.push_back("exec " + mkdir.check);
     for (const std::string& what : steps) {
       want.push_back("exec " + StepOf(host, what).check);
     }
@@ -272,8 +284,9 @@ TEST_F(PrepareTest, ExactCommandsOnAWorkerAndAController) {
               HasSubstr("net.ipv4.ip_forward = 1\n"));
 
   // Each checked step changed its host and says what was missing.
-  // 5 checked steps on the worker, 3 on the controller, 2 uploads each.
-  EXPECT_EQ(first.phases["prepare"].changed, 5u + 3u + 2u + 2u);
+  // 5 checked steps on the worker, 3 on the controller, 2 uploads and the
+  // folder each.
+  EXPECT_EQ(first.phases["prepare"].changed, 5u + 3u + 2u * 3u);
   const StepOutcome& o = first.steps[StepOf("node-0", "kernel modules").id];
   EXPECT_TRUE(o.changed);
   EXPECT_EQ(o.note, "done (was: kernel modules overlay, br_netfilter missing)");
@@ -301,8 +314,7 @@ TEST_F(PrepareTest, SecondRunOnPreparedHostsChangesNothing) {
     // Every check once, at the phase's start; they all pass and nothing
     // changes, so neither the steps nor the gate ask again.
     for (const Step* st : Checked(host)) want.push_back("exec " + st->check);
-    want.insert(want.end(), {"exec mkdir -p /etc/modules-load.d",
-                             "upload /etc/modules-load.d/hardway.conf",
+    want.insert(want.end(), {"upload /etc/modules-load.d/hardway.conf",
                              "upload /etc/sysctl.d/99-kubernetes.conf"});
     EXPECT_EQ(Calls(host), want) << host;
     for (const Step* st : Checked(host)) {
@@ -400,6 +412,39 @@ void Stub(const fs::path& dir, const std::string& name,
 std::string ReadAll(const fs::path& p) {
   std::ifstream in(p);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The sysctl check against this machine's own /proc/sys, with the file's path
+// pointed at a test copy: comments, the "-" prefix, "k=v" without spaces, a key
+// this kernel lacks and a wrong value.
+TEST_F(PrepareTest, SysctlCheckComparesEveryKeyWithProcSys) {
+  std::string check = StepOf("node-0", "sysctls").check;
+  fs::path root = TempDir("sysctl");
+  fs::path conf = root / "99-kubernetes.conf";
+  const std::string path = "/etc/sysctl.d/99-kubernetes.conf";
+  for (size_t at; (at = check.find(path)) != std::string::npos;)
+    check.replace(at, path.size(), conf.string());
+  auto current = [](const std::string& proc) {
+    std::string v = ReadAll(proc);
+    while (!v.empty() && v.back() == '\n') v.pop_back();
+    return v;
+  };
+  std::string pid_max = current("/proc/sys/kernel/pid_max");
+  std::string ostype = current("/proc/sys/kernel/ostype");
+  std::ofstream(conf) << "# comment\n; another\n\nkernel.pid_max = " << pid_max
+                      << "\n-kernel.ostype=" << ostype << "\n";
+  Shell ok = RunShell(check, root, "/usr/bin:/bin");
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_EQ(ok.out, "");
+
+  std::ofstream(conf, std::ios::app) << "-kernel.no_such_key_hw = 1\n"
+                                     << "kernel.ostype = Plan9\n";
+  Shell bad = RunShell(check, root, "/usr/bin:/bin");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(bad.out,
+            "sysctls not set: kernel.no_such_key_hw=absent (want 1) "
+            "kernel.ostype=" +
+                ostype + " (want Plan9)\n");
 }
 
 TEST_F(PrepareTest, PackageStepInstallsOnlyWhatIsMissing) {
