@@ -511,6 +511,42 @@ GateVerdict RbacCheck(Transport& t, const GateHost& api,
   return Pass(api.name, Join(found) + " exist");
 }
 
+// The leader-election Lease of each component (kube-system/<name>) exists and
+// names a holder: the component reached the API server with its own
+// credentials and is doing its work, not just answering /healthz.
+GateVerdict LeasesCheck(Transport& t, const GateHost& api,
+                        const GateContext& ctx,
+                        const std::vector<std::string>& leases) {
+  std::vector<std::string> held, problems;
+  for (const std::string& name : leases) {
+    std::string path =
+        "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/" + name;
+    auto r = HttpsVia(t, api.address, kApiserverPort,
+                      AdminTls(ctx.state_dir, api.address),
+                      HttpRequest{"GET", path, {}, {}, {}});
+    if (r && r->status == 404) {
+      problems.push_back(name + ": no leader lease yet (" + path + ")");
+      continue;
+    }
+    if (!r || r->status != 200) {
+      problems.push_back(HttpDetail("GET " + path, r));
+      continue;
+    }
+    json j = json::parse(r->body, nullptr, false);
+    std::string holder =
+        j.is_discarded()
+            ? ""
+            : j.value("spec", json::object()).value("holderIdentity", "");
+    if (holder.empty()) {
+      problems.push_back(name + ": its leader lease has no holder");
+      continue;
+    }
+    held.push_back(name + " lease held by " + holder);
+  }
+  if (!problems.empty()) return Failv("", Join(problems, "; "));
+  return Pass("", Join(held));
+}
+
 GateVerdict NodesCheck(Transport& t, const GateHost& api,
                        const GateContext& ctx,
                        const std::vector<std::string>& workers) {
@@ -605,6 +641,32 @@ const GateHost* ApiHost(const Phase& phase, const Topology& topo) {
   }
   auto controllers = topo.with(Role::kControlplane);
   return controllers.empty() ? nullptr : controllers.front();
+}
+
+// Components that elect a leader: the healthz gate of a phase that starts them
+// also wants their Lease, asked once through the API server (as the
+// nodes_ready gate asks for Nodes).
+void AddLeaseProbe(const Phase& phase, const GateContext& ctx,
+                   std::vector<Probe>& probes) {
+  std::vector<std::string> leases;
+  for (const std::string& u : phase.gate.units) {
+    if (u == "kube-controller-manager" || u == "kube-scheduler")
+      leases.push_back(u);
+  }
+  const GateHost* api = ApiHost(phase, *ctx.topology);
+  if (leases.empty() || !api) return;
+  GateHost h = *api;
+  const GateContext* c = &ctx;
+  probes.push_back(Probe{h.name,
+                         "cluster",
+                         "",
+                         [h, c, leases](Transport* t) {
+                           GateVerdict v = LeasesCheck(*t, h, *c, leases);
+                           v.host = "cluster";
+                           return v;
+                         },
+                         {},
+                         false});
 }
 
 std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
@@ -754,6 +816,7 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
           return Pass(h.name, ok.empty() ? "no health port" : Join(ok));
         };
       });
+      AddLeaseProbe(phase, ctx, probes);
       break;
     case GateKind::kRbacPresent: {
       const GateHost* api = ApiHost(phase, topo);

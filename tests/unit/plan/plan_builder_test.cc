@@ -66,15 +66,13 @@ TEST(PlanBuilderTest, BringUpOrderEtcdApiserverControllersKubelet) {
   const Plan& plan = BigPlan();
   size_t etcd = PhaseIndex(plan, "etcd");
   size_t api = PhaseIndex(plan, "kube-apiserver");
-  size_t cm = PhaseIndex(plan, "kube-controller-manager");
-  size_t sched = PhaseIndex(plan, "kube-scheduler");
+  // controller-manager and scheduler start together (one phase, one gate).
+  size_t controllers = PhaseIndex(plan, "controller-manager-scheduler");
   size_t workers = PhaseIndex(plan, "workers");
   EXPECT_LT(PhaseIndex(plan, "distribute"), etcd);
   EXPECT_LT(etcd, api);
-  EXPECT_LT(api, cm);
-  EXPECT_LT(api, sched);
-  EXPECT_LT(cm, workers);
-  EXPECT_LT(sched, workers);
+  EXPECT_LT(api, controllers);
+  EXPECT_LT(controllers, workers);
   EXPECT_LT(PhaseIndex(plan, "rbac"), workers);
   EXPECT_LT(workers, PhaseIndex(plan, "pod-routes"));
   // Each phase comes after every phase it needs.
@@ -90,9 +88,9 @@ TEST(PlanBuilderTest, BringUpOrderEtcdApiserverControllersKubelet) {
   EXPECT_EQ(FindSystemd(plan, "cp-0", "kube-apiserver")->phase,
             "kube-apiserver");
   EXPECT_EQ(FindSystemd(plan, "cp-0", "kube-controller-manager")->phase,
-            "kube-controller-manager");
+            "controller-manager-scheduler");
   EXPECT_EQ(FindSystemd(plan, "cp-0", "kube-scheduler")->phase,
-            "kube-scheduler");
+            "controller-manager-scheduler");
   EXPECT_EQ(FindSystemd(plan, "w-0", "kubelet")->phase, "workers");
 }
 

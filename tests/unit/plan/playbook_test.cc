@@ -27,8 +27,8 @@ TEST(PlaybookTest, TheBootstrapPlaybookLoadsInBringUpOrder) {
   EXPECT_THAT(Names(*book),
               ::testing::ElementsAre(
                   "preflight", "pki", "prepare", "distribute", "etcd",
-                  "kube-apiserver", "rbac", "kube-controller-manager",
-                  "kube-scheduler", "workers", "pod-routes"));
+                  "kube-apiserver", "rbac", "controller-manager-scheduler",
+                  "workers", "pod-routes"));
   for (const PhaseSpec& p : book->phases) {
     EXPECT_NE(p.gate.kind, GateKind::kNone) << p.name << " has no gate";
   }

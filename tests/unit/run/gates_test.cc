@@ -363,6 +363,83 @@ TEST_F(GatesTest, HealthzSpeaksTlsWithoutVerifyingSelfSignedCerts) {
             std::string::npos);
 }
 
+// controller-manager and scheduler start in one phase: its gate wants both
+// units up, both health ports, and each one's leader Lease with a holder.
+TEST_F(GatesTest, ControllerManagerAndSchedulerGateWantsHealthAndLeases) {
+  Identity self = Issue("kube-scheduler@1700000000", nullptr, {"localhost"}, {},
+                        true, false);
+  TestServer health(self, nullptr, [](const TestServer::Request& r) {
+    return r.path == "/healthz" ? std::pair{200, std::string("ok")}
+                                : std::pair{404, std::string()};
+  });
+  host_->MapTunnel("127.0.0.1", 10257, health.port());
+  host_->MapTunnel("127.0.0.1", 10259, health.port());
+  Identity api = Issue("kube-apiserver", &kube_ca_, {"kubernetes"},
+                       {"10.240.0.20"}, true, false);
+  std::mutex mu;
+  std::map<std::string, std::string> holders;  // lease -> holderIdentity
+  TestServer srv(api, kube_ca_.cert.get(), [&](const TestServer::Request& r) {
+    std::lock_guard lock(mu);
+    const std::string prefix =
+        "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/";
+    auto it = r.path.starts_with(prefix)
+                  ? holders.find(r.path.substr(prefix.size()))
+                  : holders.end();
+    if (it == holders.end()) return std::pair{404, std::string("{}")};
+    return std::pair{
+        200, nlohmann::json{{"spec", {{"holderIdentity", it->second}}}}.dump()};
+  });
+  host_->MapTunnel("10.240.0.20", 6443, srv.port());
+  for (const char* u : {"kube-controller-manager", "kube-scheduler"}) {
+    FakeUnit& unit = host_->units[u];
+    unit.active_state = "active";
+    unit.sub_state = "running";
+  }
+  Topology topo{
+      {GateHost{"cp-0", "10.240.0.20", {Role::kControlplane}, std::nullopt}}};
+  Phase phase{
+      "controller-manager-scheduler", "", {}, {}, false, {"cp-0"}, {}, {}};
+  phase.gate = Gate{GateKind::kHealthz,
+                    std::chrono::milliseconds(300),
+                    {"kube-controller-manager", "kube-scheduler"},
+                    0,
+                    ""};
+  auto detail_of = [](const GateReport& r, const std::string& host) {
+    for (const GateVerdict& v : r.verdicts)
+      if (v.host == host) return v.detail;
+    return std::string("no verdict for " + host);
+  };
+
+  holders["kube-controller-manager"] = "cp-0_1";
+  GateReport one =
+      RunWith(phase, topo, state_, host_, std::chrono::milliseconds(300));
+  ASSERT_FALSE(one.ok);
+  EXPECT_NE(
+      detail_of(one, "cluster").find("kube-scheduler: no leader lease yet"),
+      std::string::npos)
+      << detail_of(one, "cluster");
+
+  holders["kube-scheduler"] = "";
+  GateReport nobody =
+      RunWith(phase, topo, state_, host_, std::chrono::milliseconds(300));
+  ASSERT_FALSE(nobody.ok);
+  EXPECT_NE(detail_of(nobody, "cluster")
+                .find("kube-scheduler: its leader lease has no holder"),
+            std::string::npos)
+      << detail_of(nobody, "cluster");
+
+  holders["kube-scheduler"] = "cp-0_2";
+  GateReport ok =
+      RunWith(phase, topo, state_, host_, std::chrono::milliseconds(2000));
+  ASSERT_TRUE(ok.ok) << FormatGateFailure(ok);
+  EXPECT_NE(detail_of(ok, "cp-0").find(":10257/healthz ok, :10259/healthz ok"),
+            std::string::npos)
+      << detail_of(ok, "cp-0");
+  EXPECT_EQ(detail_of(ok, "cluster"),
+            "kube-controller-manager lease held by cp-0_1, kube-scheduler "
+            "lease held by cp-0_2");
+}
+
 TEST_F(GatesTest, RbacApplyIsIdempotentAndTheGateSeesTheObjects) {
   Identity api = Issue("kube-apiserver", &kube_ca_, {"kubernetes"},
                        {"10.240.0.20"}, true, false);
