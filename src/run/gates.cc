@@ -87,26 +87,34 @@ class UnitWatch {
   // Crashes seen during one gate after which it stops waiting for the unit.
   static constexpr int kHopelessRestarts = 3;
 
-  UnitWatch(std::vector<std::string> units, std::chrono::milliseconds settle)
-      : units_(std::move(units)), settle_(settle) {}
+  UnitWatch(std::vector<std::string> units, std::chrono::milliseconds settle,
+            std::optional<UnitSnapshot> first_look = std::nullopt)
+      : units_(std::move(units)),
+        settle_(settle),
+        first_look_(std::move(first_look)) {}
 
   GateVerdict Check(Transport& t, const std::string& host) {
+    if (first_look_) {
+      UnitSnapshot snapshot = std::move(*first_look_);
+      first_look_.reset();
+      return Judge(snapshot, host);
+    }
     // The host's uptime comes in the same call, so systemd's own timestamps
     // tell how long each unit has been up: a unit that has run for longer
     // than the settle window passes on the first poll (a no-change re-run
     // waits for nothing), one that just (re)started is watched until it has.
-    std::string cmd =
-        "cat /proc/uptime; systemctl show -p "
-        "LoadState,ActiveState,SubState,NRestarts,"
-        "ActiveEnterTimestampMonotonic";
-    for (const std::string& u : units_) cmd += " " + u + ".service";
-    auto r = t.Exec(cmd);
+    auto r = t.Exec(UnitStateCommand(units_));
     if (!r) return Failv(host, r.error().message);
     UnitSnapshot snapshot = ParseUnitSnapshot(r->out);
-    const auto& states = snapshot.units;
-    if (r->exit_code != 0 || states.size() != units_.size()) {
+    if (r->exit_code != 0 || snapshot.units.size() != units_.size()) {
       return Failv(host, "systemctl show failed: " + Trim(r->err + r->out));
     }
+    return Judge(snapshot, host);
+  }
+
+ private:
+  GateVerdict Judge(const UnitSnapshot& snapshot, const std::string& host) {
+    const auto& states = snapshot.units;
     auto now = Clock::now();
     std::vector<std::string> ok;
     for (size_t i = 0; i < units_.size(); ++i) {
@@ -163,7 +171,6 @@ class UnitWatch {
     return Pass(host, Join(ok));
   }
 
- private:
   struct Seen {
     int polls = 0;
     int restarts = -1;
@@ -173,15 +180,39 @@ class UnitWatch {
   };
   std::vector<std::string> units_;
   std::chrono::milliseconds settle_;
+  std::optional<UnitSnapshot> first_look_;
   std::map<std::string, Seen> seen_;
 };
+
+// The run's own look at `units` on `host` (GateContext::unit_states_by_run),
+// in the units' order, when it has every one of them.
+std::optional<UnitSnapshot> FirstLookFromRun(
+    const GateContext& ctx, const std::string& host,
+    const std::vector<std::string>& units) {
+  auto h = ctx.unit_states_by_run.find(host);
+  if (h == ctx.unit_states_by_run.end() || units.empty()) return std::nullopt;
+  UnitSnapshot out;
+  for (const std::string& u : units) {
+    auto it = h->second.find(u);
+    if (it == h->second.end()) return std::nullopt;
+    UnitSnapshot one = ParseUnitSnapshot(it->second);
+    if (one.units.size() != 1) return std::nullopt;
+    // The earliest clock of the looks: no unit seems up longer than it was.
+    if (out.units.empty() || one.host_now_us < out.host_now_us)
+      out.host_now_us = one.host_now_us;
+    out.units.push_back(one.units.front());
+  }
+  return out;
+}
 
 // Wraps a check so it first requires the gate's units (if any) on that host.
 std::function<GateVerdict(Transport*)> WithUnits(
     const std::vector<std::string>& units, std::chrono::milliseconds settle,
-    const std::string& host, std::function<GateVerdict(Transport*)> then) {
+    const std::string& host, std::function<GateVerdict(Transport*)> then,
+    std::optional<UnitSnapshot> first_look = std::nullopt) {
   if (units.empty()) return then;
-  auto watch = std::make_shared<UnitWatch>(units, settle);
+  auto watch =
+      std::make_shared<UnitWatch>(units, settle, std::move(first_look));
   return [watch, host, then](Transport* t) {
     GateVerdict v = watch->Check(*t, host);
     if (!v.ok) return v;
@@ -383,10 +414,21 @@ Result<std::vector<StepCheckResult>> RunStepChecks(
   auto results = t.ExecMany(commands);
   if (!results) return std::unexpected(results.error());
   std::vector<StepCheckResult> out;
-  for (const ExecResult& r : *results) {
-    out.push_back({r.exit_code, Trim(r.err.empty() ? r.out : r.err)});
-  }
+  for (const ExecResult& r : *results) out.push_back(CheckResultOf(r));
   return out;
+}
+
+StepCheckResult CheckResultOf(const ExecResult& r) {
+  return {r.exit_code, Trim(r.err.empty() ? r.out : r.err)};
+}
+
+std::string UnitStateCommand(const std::vector<std::string>& units) {
+  std::string cmd =
+      "cat /proc/uptime; systemctl show -p "
+      "LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,"
+      "NRestarts,ActiveEnterTimestampMonotonic";
+  for (const std::string& u : units) cmd += " " + u + ".service";
+  return cmd;
 }
 
 namespace {
@@ -682,7 +724,8 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
       probes.push_back(Probe{name,
                              name,
                              units.empty() ? "" : units.front(),
-                             WithUnits(units, ctx.settle, name, make(host)),
+                             WithUnits(units, ctx.settle, name, make(host),
+                                       FirstLookFromRun(ctx, name, units)),
                              {},
                              false});
     }

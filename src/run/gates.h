@@ -70,6 +70,11 @@ struct GateContext {
   // owner; every step's check) and then changed nothing. The gate takes that
   // instead of asking the host again.
   std::set<std::string> verified_by_run;
+  // Unit gates: per host, each unit's UnitStateCommand output that this run
+  // read moments ago at the phase's start before changing nothing there. A
+  // gate's first look at a host takes it instead of asking again (later looks,
+  // and the health checks, still ask the host).
+  std::map<std::string, std::map<std::string, std::string>> unit_states_by_run;
   bool diagnostics =
       true;  // fetch systemctl status + journal for failing units
 };
@@ -117,6 +122,13 @@ struct StepCheckResult {
 };
 Result<std::vector<StepCheckResult>> RunStepChecks(
     Transport& t, const std::vector<const Step*>& steps);
+// A check's exit code and what it said (stderr, else stdout), trimmed.
+StepCheckResult CheckResultOf(const ExecResult& r);
+
+// `cat /proc/uptime; systemctl show -p ... U.service...`: everything the
+// systemd step and the unit gates read of a unit, in one command (parse with
+// ParseUnitSnapshot).
+std::string UnitStateCommand(const std::vector<std::string>& units);
 
 // `cat /proc/uptime; systemctl show ...` output: the host's monotonic clock in
 // microseconds (0 when the first line is not an uptime) and the unit blocks.

@@ -251,6 +251,9 @@ struct Runner::PhaseRun {
   // check passing), and hosts where a step changed something.
   std::set<std::string> hosts_verified;
   std::set<std::string> hosts_changed;
+  // Each unit's UnitStateCommand output from the phase's start, on hosts where
+  // the phase then changed nothing: the unit gate's first look.
+  std::map<std::string, std::map<std::string, std::string>> unit_states;
 
   void Record(const Step& step, const StepOutcome& o,
               const std::optional<Error>& err) {
@@ -461,6 +464,10 @@ PhaseOutcome Runner::RunPhase(const Plan& plan, const Phase& phase,
     for (const std::string& h : run.hosts_verified) {
       if (!run.hosts_changed.contains(h)) ctx.verified_by_run.insert(h);
     }
+    for (auto& [h, states] : run.unit_states) {
+      if (!run.hosts_changed.contains(h))
+        ctx.unit_states_by_run[h] = std::move(states);
+    }
     reporter_.GateWaiting(phase);
     GateReport report = RunGate(phase, ctx);
     if (report.ok) {
@@ -534,16 +541,22 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
   }
   Transport& t = **transport;
 
-  // One Sha256Of for every destination of this phase plus the pending-restart
-  // markers of the units this phase manages.
+  // One Sha256Of for every destination of this phase, with the
+  // pending-restart markers of the units this phase manages. A phase without
+  // files on this host (etcd, kube-apiserver, ...) asks for its markers in the
+  // batch below instead: one round trip fewer.
   std::vector<std::string> paths;
+  std::vector<std::string> phase_units_ordered;
   std::set<std::string> phase_units;
   for (const Step* s : steps) {
     if (IsFileStep(*s)) paths.push_back(s->dest);
-    if (s->kind == StepKind::kSystemd) {
-      phase_units.insert(s->unit);
-      paths.push_back(MarkerPath(s->unit));
-    }
+    if (s->kind == StepKind::kSystemd && phase_units.insert(s->unit).second)
+      phase_units_ordered.push_back(s->unit);
+  }
+  const bool markers_in_batch = paths.empty() && !options_.dry_run;
+  if (!markers_in_batch) {
+    for (const std::string& unit : phase_units_ordered)
+      paths.push_back(MarkerPath(unit));
   }
   std::map<std::string, std::string> remote;
   if (!paths.empty()) {
@@ -554,24 +567,46 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     }
     remote = std::move(*shas);
   }
-  // Every run step's check in one call; a step whose check passes here is
-  // skipped below as long as no step before it changed anything.
+  // One call for every run step's check, the markers (see above) and each
+  // unit's state: a step whose check passes is skipped below as long as no
+  // step before it changed anything, and a systemd step takes its unit's state
+  // from here on the same condition.
   std::vector<const Step*> checked;
   for (const Step* s : steps) {
     if (s->kind == StepKind::kRun && !s->check.empty()) checked.push_back(s);
   }
+  std::vector<std::string> batch;
+  for (const Step* s : checked) batch.push_back(s->check);
+  if (markers_in_batch) {
+    for (const std::string& unit : phase_units_ordered)
+      batch.push_back("test -e " + MarkerPath(unit));
+  }
+  if (!options_.dry_run) {
+    for (const std::string& unit : phase_units_ordered)
+      batch.push_back(UnitStateCommand({unit}));
+  }
   std::map<const Step*, StepCheckResult> prechecked;
+  std::map<std::string, std::string> unit_state_output;  // unit -> output
   size_t in_place = 0;
-  if (!checked.empty() && !options_.dry_run) {
-    auto results = RunStepChecks(t, checked);
+  if (!batch.empty() && !options_.dry_run) {
+    auto results = t.ExecMany(batch);
     if (!results) {
       fail_step(*steps.front(), begin(*steps.front()), results.error());
       return;
     }
-    for (size_t i = 0; i < checked.size(); ++i) {
-      in_place += (*results)[i].exit_code == 0;
-      prechecked[checked[i]] = (*results)[i];
+    size_t k = 0;
+    for (const Step* s : checked) {
+      StepCheckResult r = CheckResultOf((*results)[k++]);
+      in_place += r.exit_code == 0;
+      prechecked[s] = r;
     }
+    if (markers_in_batch) {
+      for (const std::string& unit : phase_units_ordered) {
+        if ((*results)[k++].exit_code == 0) remote[MarkerPath(unit)] = "";
+      }
+    }
+    for (const std::string& unit : phase_units_ordered)
+      unit_state_output[unit] = (*results)[k++].out;
   }
   if (in_place == checked.size()) {
     std::lock_guard lock(run.mu);
@@ -708,7 +743,11 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
         break;
       }
       case StepKind::kSystemd: {
-        o = RunSystemd(t, step, pending.contains(step.unit));
+        auto state = unit_state_output.find(step.unit);
+        o = RunSystemd(t, step, pending.contains(step.unit),
+                       state != unit_state_output.end() && !changed_before
+                           ? &state->second
+                           : nullptr);
         if (!o.ok)
           err = Error{ErrorKind::kStep, o.note, host,
                       "see `systemctl status " + step.unit + "` on the host"};
@@ -725,21 +764,29 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     reporter_.StepFinished(step, o, index, total_);
     if (!o.ok) return;  // the rest of this host's steps depend on this one
   }
+  if (!changed_before && !unit_state_output.empty()) {
+    std::lock_guard lock(run.mu);
+    run.unit_states[host] = std::move(unit_state_output);
+  }
 }
 
-StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending) {
+StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending,
+                               const std::string* state_output) {
   StepOutcome o;
   const std::string service = step.unit + ".service";
-  auto show = t.Exec(
-      "systemctl show -p "
-      "LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload " +
-      service);
-  if (!show) {
-    o.ok = false;
-    o.note = show.error().message;
-    return o;
+  std::string shown;
+  if (state_output != nullptr) {
+    shown = *state_output;  // asked at the phase's start, nothing changed since
+  } else {
+    auto show = t.Exec(UnitStateCommand({step.unit}));
+    if (!show) {
+      o.ok = false;
+      o.note = show.error().message;
+      return o;
+    }
+    shown = show->out;
   }
-  auto states = ParseSystemctlShow(show->out);
+  auto states = ParseUnitSnapshot(shown).units;
   UnitState s = states.empty() ? UnitState{} : states.front();
   bool active = s.active_state == "active" || s.active_state == "activating" ||
                 s.active_state == "reloading";

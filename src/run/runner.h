@@ -65,7 +65,8 @@ struct RunOptions {
   bool dry_run = false;
   bool gates = true;
   // The local phases (pki): EnsurePki in real runs.
-  // Returns whether it changed anything (a no-op re-run reports 0 changed steps).
+  // Returns whether it changed anything (a no-op re-run reports 0 changed
+  // steps).
   std::function<Result<bool>(const Phase&)> local_phase;
   // Gate settings: topology, state dir, poll/settle, local PKI check.
   // transports, plan and interrupted are filled in by the runner.
@@ -86,7 +87,10 @@ class Runner {
                         RunSummary& summary);
   void RunHost(const Plan& plan, const Phase& phase, const std::string& host,
                PhaseRun& run);
-  StepOutcome RunSystemd(Transport& t, const Step& step, bool pending);
+  // `state_output`: the unit's UnitStateCommand output when the phase's start
+  // already asked and nothing changed since; null: ask now.
+  StepOutcome RunSystemd(Transport& t, const Step& step, bool pending,
+                         const std::string* state_output);
   Status ApplyRbac(const Plan& plan, const Phase& phase, PhaseRun& run);
   bool Interrupted() const {
     return options_.interrupted && options_.interrupted->load();

@@ -229,19 +229,26 @@ TEST_F(RunnerTest, FirstRunUploadsAndStartsThenRerunChangesNothing) {
   EXPECT_EQ(s2.units_started, 0);
   EXPECT_EQ(s2.steps_changed, 0u);
   EXPECT_EQ(Host("a").units["app"].restarts, 0);
-  // One Sha256Of per host for the distribute phase and one for the start phase
-  // (the marker).
-  int sha_calls = 0;
+  // One Sha256Of per host for the distribute phase; the start phase has no
+  // files and asks for its marker with `test -e` in its batch, and reads the
+  // unit's state there too (the systemd step asks nothing more).
+  int sha_calls = 0, marker_tests = 0, unit_states = 0;
   for (const RecordedCall& c : log_->calls("a")) {
     if (c.op == "sha256") ++sha_calls;
     if (c.op == "upload") {
       EXPECT_EQ(c.bytes, 0u) << c.detail;
     }
-    if (c.op == "exec") {
-      EXPECT_EQ(c.detail.find("restart"), std::string::npos) << c.detail;
+    if (c.op != "exec") continue;
+    if (c.detail == "test -e /var/lib/hardway/pending-restart/app") {
+      ++marker_tests;
+      continue;
     }
+    unit_states += c.detail.starts_with("cat /proc/uptime; systemctl show");
+    EXPECT_EQ(c.detail.find(" restart "), std::string::npos) << c.detail;
   }
-  EXPECT_EQ(sha_calls, 2);
+  EXPECT_EQ(sha_calls, 1);
+  EXPECT_EQ(marker_tests, 1);
+  EXPECT_EQ(unit_states, 1);  // in the batch only
 }
 
 TEST_F(RunnerTest, RestartsOnlyWhenAWatchedFileChanged) {
@@ -575,6 +582,59 @@ TEST_F(RunnerTest, UnitGatePassesForAStableUnit) {
   RunSummary s = RunPlan(plan, events, options);
   ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
   EXPECT_EQ(events.Of("gate_passed").size(), 1u);
+}
+
+// A re-run that changes nothing on a host: the unit gate's first look is the
+// unit state the phase read at its start (systemd says the unit has been up
+// for an hour), so it asks the host nothing more. After a restart it asks.
+TEST_F(RunnerTest, UnitGateTakesTheRunsOwnLookWhenNothingChanged) {
+  Plan plan = MakePlan({"a"});
+  plan.phases[1].gate = Gate{GateKind::kUnitActive,
+                             std::chrono::milliseconds(3000),
+                             {"app"},
+                             0,
+                             "app active"};
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
+  RunOptions options;
+  options.gate.topology = &topo;
+  options.gate.poll = std::chrono::milliseconds(20);
+  options.gate.settle = std::chrono::milliseconds(1000);
+  auto looks = [&] {
+    int n = 0;
+    for (const RecordedCall& c : log_->calls("a"))
+      n += c.op == "exec" &&
+           c.detail.starts_with("cat /proc/uptime; systemctl show");
+    return n;
+  };
+  // systemd's own clock: up since 1,000 s after boot, now 4,600 s.
+  const std::string up_for_an_hour =
+      "4600.00 100.00\nLoadState=loaded\nActiveState=active\n"
+      "SubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\n"
+      "NRestarts=0\nActiveEnterTimestampMonotonic=1000000000\n";
+  EventLog first;
+  RunOptions first_options = options;
+  first_options.gate.settle = std::chrono::milliseconds(0);
+  ASSERT_TRUE(RunPlan(plan, first, first_options).ok);
+  Host("a").Script("cat /proc/uptime; systemctl show",
+                   ExecResult{0, up_for_an_hour, ""});
+
+  log_->Clear();
+  EventLog again;
+  RunSummary s = RunPlan(plan, again, options);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.steps_changed, 0u);
+  EXPECT_EQ(looks(), 1);  // the phase's batch; neither step nor gate asked
+  ASSERT_EQ(again.Of("gate_passed").size(), 1u);
+
+  // A watched file changed: the unit restarts, and the gate looks itself.
+  log_->Clear();
+  EventLog changed;
+  Plan edited = MakePlan({"a"}, "port=2\n");
+  edited.phases[1].gate = plan.phases[1].gate;
+  s = RunPlan(edited, changed, options);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.units_restarted, 1);
+  EXPECT_GE(looks(), 2);
 }
 
 TEST_F(RunnerTest, LocalPhaseCallsTheHandlerAndDryRunSkipsIt) {
