@@ -13,7 +13,6 @@
 #include <set>
 
 #include "remote/tar_stream.h"
-#include "util/files.h"
 
 namespace hardway {
 namespace {
@@ -452,29 +451,9 @@ Result<UploadResult> SshTransport::Upload(
   }
 
   // The source: bytes in memory or a file streamed from disk.
-  int fd = -1;
-  uint64_t size = 0;
-  if (const auto* path = std::get_if<std::filesystem::path>(&request.source)) {
-    fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    if (fd < 0 || ::fstat(fd, &st) != 0) {
-      int err = errno;
-      if (fd >= 0) ::close(fd);
-      return Fail(ErrorKind::kIo,
-                  "cannot read upload source: " + std::string(strerror(err)),
-                  path->string());
-    }
-    size = static_cast<uint64_t>(st.st_size);
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  } else {
-    size = std::get<std::string>(request.source).size();
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() {
-      if (fd >= 0) ::close(fd);
-    }
-  } closer{fd};
+  auto source = UploadSource::Open(request.source);
+  if (!source) return std::unexpected(source.error());
+  const uint64_t size = source->size();
 
   size_t slash = dest.rfind('/');
   std::string dir = slash == 0 ? "/" : dest.substr(0, slash);
@@ -515,26 +494,13 @@ Result<UploadResult> SshTransport::Upload(
 
   uint64_t sent = 0;
   InputFn input = [&](LIBSSH2_CHANNEL* ch) -> Result<uint64_t> {
-    std::string chunk;
-    std::string_view data;
-    const std::string* bytes = std::get_if<std::string>(&request.source);
-    if (fd >= 0) chunk.resize(kUploadChunk);
-    while (sent < size) {
-      if (bytes != nullptr) {
-        data = std::string_view(*bytes).substr(sent, kUploadChunk);
-      } else {
-        ssize_t got = ::read(fd, chunk.data(), chunk.size());
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-          return Fail(ErrorKind::kIo,
-                      "upload source ended early or became unreadable",
-                      std::get<std::filesystem::path>(request.source).string());
-        }
-        data = std::string_view(chunk.data(),
-                                std::min<uint64_t>(got, size - sent));
-      }
+    std::string chunk(kUploadChunk, '\0');
+    for (;;) {
+      auto data = source->Next(chunk);
+      if (!data) return std::unexpected(data.error());
+      if (data->empty()) break;
       if (auto ok =
-              WriteAll(ch, data, sent,
+              WriteAll(ch, *data, sent,
                        [&] {
                          return "upload of " + dest + " interrupted after " +
                                 std::to_string(sent) + " of " + n + " bytes";
@@ -632,7 +598,7 @@ std::vector<Result<UploadResult>> SshTransport::UploadMany(
   // Only files whose bytes must travel share the channel; the rest take
   // Upload's path (nothing to do, or a mode/owner fix, or a validation error).
   std::vector<size_t> batch;
-  std::vector<TarSource> sources(requests.size());
+  std::vector<UploadSource> sources(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
     const UploadRequest& r = requests[i];
     bool same = !r.sha256.empty() && known(i) == r.sha256;
@@ -641,7 +607,7 @@ std::vector<Result<UploadResult>> SshTransport::UploadMany(
       out[i] = Upload(r, known(i));
       continue;
     }
-    auto source = TarSource::Open(r.source);
+    auto source = UploadSource::Open(r.source);
     if (!source) {
       out[i] = std::unexpected(source.error());
       continue;

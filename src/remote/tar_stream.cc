@@ -12,9 +12,9 @@
 
 namespace hardway {
 
-Result<TarSource> TarSource::Open(
+Result<UploadSource> UploadSource::Open(
     const std::variant<std::string, std::filesystem::path>& source) {
-  TarSource s;
+  UploadSource s;
   if (const auto* bytes = std::get_if<std::string>(&source)) {
     s.bytes_ = bytes;
     s.size_ = bytes->size();
@@ -34,9 +34,11 @@ Result<TarSource> TarSource::Open(
   return s;
 }
 
-TarSource::TarSource(TarSource&& other) noexcept { *this = std::move(other); }
+UploadSource::UploadSource(UploadSource&& other) noexcept {
+  *this = std::move(other);
+}
 
-TarSource& TarSource::operator=(TarSource&& other) noexcept {
+UploadSource& UploadSource::operator=(UploadSource&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
     bytes_ = other.bytes_;
@@ -49,11 +51,11 @@ TarSource& TarSource::operator=(TarSource&& other) noexcept {
   return *this;
 }
 
-TarSource::~TarSource() {
+UploadSource::~UploadSource() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Result<std::string_view> TarSource::Next(std::string& buf) {
+Result<std::string_view> UploadSource::Next(std::string& buf) {
   uint64_t left = size_ - read_;
   if (left == 0) return std::string_view();
   if (bytes_ != nullptr) {
@@ -100,8 +102,8 @@ Status TarWriter::Failed(const std::string& what) {
   return Fail(ErrorKind::kIo, what + ": " + archive_error_string(a_));
 }
 
-Status TarWriter::Add(const std::string& name, unsigned mode, TarSource& source,
-                      const Progress& progress) {
+Status TarWriter::Add(const std::string& name, unsigned mode,
+                      UploadSource& source, const Progress& progress) {
   archive_entry* e = archive_entry_new();
   archive_entry_set_pathname(e, name.c_str());
   archive_entry_set_filetype(e, AE_IFREG);

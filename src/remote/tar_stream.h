@@ -20,19 +20,20 @@ struct archive;
 
 namespace hardway {
 
-// The bytes of one file to send: held in memory, or read from a local file
-// whose size is fixed when it is opened (a file that shrinks while it is sent
+// The bytes of one file to send (by Upload, or into a tar stream by
+// UploadMany): held in memory, or read from a local file whose size is fixed
+// when it is opened (a file that shrinks while it is sent
 // fails the upload rather than sending a short member).
-class TarSource {
+class UploadSource {
  public:
-  TarSource() = default;
-  static Result<TarSource> Open(
+  UploadSource() = default;
+  static Result<UploadSource> Open(
       const std::variant<std::string, std::filesystem::path>& source);
-  TarSource(TarSource&& other) noexcept;
-  TarSource& operator=(TarSource&& other) noexcept;
-  TarSource(const TarSource&) = delete;
-  TarSource& operator=(const TarSource&) = delete;
-  ~TarSource();
+  UploadSource(UploadSource&& other) noexcept;
+  UploadSource& operator=(UploadSource&& other) noexcept;
+  UploadSource(const UploadSource&) = delete;
+  UploadSource& operator=(const UploadSource&) = delete;
+  ~UploadSource();
 
   uint64_t size() const { return size_; }
   // Up to buf.size() bytes of what is left, as a view into `buf` (or into the
@@ -58,7 +59,7 @@ class TarWriter {
   TarWriter& operator=(const TarWriter&) = delete;
 
   // One regular file, owned by root (the remote side chowns), `mode` as given.
-  Status Add(const std::string& name, unsigned mode, TarSource& source,
+  Status Add(const std::string& name, unsigned mode, UploadSource& source,
              const Progress& progress = {});
   // The end-of-archive blocks; nothing can be added afterwards.
   Status Finish();

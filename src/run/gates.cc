@@ -685,6 +685,22 @@ const GateHost* ApiHost(const Phase& phase, const Topology& topo) {
   return controllers.empty() ? nullptr : controllers.front();
 }
 
+// A check of the whole cluster, asked once through the API server on `api`'s
+// SSH connection; its verdict is reported for "cluster", not for that host.
+Probe ClusterProbe(const GateHost& api,
+                   std::function<GateVerdict(Transport*)> check) {
+  return Probe{api.name,
+               "cluster",
+               "",
+               [check = std::move(check)](Transport* t) {
+                 GateVerdict v = check(t);
+                 v.host = "cluster";
+                 return v;
+               },
+               {},
+               false};
+}
+
 // Components that elect a leader: the healthz gate of a phase that starts them
 // also wants their Lease, asked once through the API server (as the
 // nodes_ready gate asks for Nodes).
@@ -699,16 +715,9 @@ void AddLeaseProbe(const Phase& phase, const GateContext& ctx,
   if (leases.empty() || !api) return;
   GateHost h = *api;
   const GateContext* c = &ctx;
-  probes.push_back(Probe{h.name,
-                         "cluster",
-                         "",
-                         [h, c, leases](Transport* t) {
-                           GateVerdict v = LeasesCheck(*t, h, *c, leases);
-                           v.host = "cluster";
-                           return v;
-                         },
-                         {},
-                         false});
+  probes.push_back(ClusterProbe(h, [h, c, leases](Transport* t) {
+    return LeasesCheck(*t, h, *c, leases);
+  }));
 }
 
 std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
@@ -891,16 +900,9 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
         const GateHost* w = topo.host(name);
         if (!w || w->Has(Role::kWorker)) workers.push_back(name);
       }
-      probes.push_back(Probe{h.name,
-                             "cluster",
-                             "",
-                             [h, c, workers](Transport* t) {
-                               GateVerdict v = NodesCheck(*t, h, *c, workers);
-                               v.host = "cluster";
-                               return v;
-                             },
-                             {},
-                             false});
+      probes.push_back(ClusterProbe(h, [h, c, workers](Transport* t) {
+        return NodesCheck(*t, h, *c, workers);
+      }));
       break;
     }
     case GateKind::kPodRoutes:
