@@ -390,10 +390,8 @@ Result<std::vector<ExecResult>> SshTransport::ExecMany(
   return out;
 }
 
-Result<std::map<std::string, std::string>> SshTransport::Sha256Of(
+Result<std::string> SshTransport::ListingCommand(
     const std::vector<std::string>& paths) {
-  std::map<std::string, std::string> sums;
-  if (paths.empty()) return sums;
   for (const std::string& p : paths) {
     if (p.find('\n') != std::string::npos ||
         p.find('\\') != std::string::npos) {
@@ -401,13 +399,17 @@ Result<std::map<std::string, std::string>> SshTransport::Sha256Of(
                   "remote path contains a newline or backslash: " + p, host_);
     }
   }
-  auto res = Exec(Sha256ListingCommand(paths));
-  if (!res) return std::unexpected(res.error());
-  auto listing = ParseSha256Listing(res->out);
+  return Sha256ListingCommand(paths);
+}
+
+Result<std::map<std::string, std::string>> SshTransport::AbsorbListing(
+    const std::vector<std::string>& paths, std::string_view out) {
+  auto listing = ParseSha256Listing(out);
   if (!listing) {
     return Fail(ErrorKind::kStep, listing.error().message, host_,
                 "the host needs sha256sum and stat (coreutils)");
   }
+  std::map<std::string, std::string> sums;
   for (auto& [path, info] : *listing) {
     sums[path] = info.sha256;
     remote_files_[path] = info;
@@ -417,6 +419,38 @@ Result<std::map<std::string, std::string>> SshTransport::Sha256Of(
     if (!listing->count(p)) remote_files_.erase(p);
   }
   return sums;
+}
+
+Result<std::map<std::string, std::string>> SshTransport::Sha256Of(
+    const std::vector<std::string>& paths) {
+  if (paths.empty()) return std::map<std::string, std::string>{};
+  auto command = ListingCommand(paths);
+  if (!command) return std::unexpected(command.error());
+  auto res = Exec(*command);
+  if (!res) return std::unexpected(res.error());
+  return AbsorbListing(paths, res->out);
+}
+
+Result<Transport::Inspection> SshTransport::Inspect(
+    const std::vector<std::string>& paths,
+    const std::vector<std::string>& commands) {
+  if (paths.empty()) return Transport::Inspect(paths, commands);
+  auto listing = ListingCommand(paths);
+  if (!listing) return std::unexpected(listing.error());
+  // The listing first, then the commands, all in one ExecMany.
+  std::vector<std::string> batch;
+  batch.reserve(commands.size() + 1);
+  batch.push_back(*listing);
+  batch.insert(batch.end(), commands.begin(), commands.end());
+  auto results = ExecMany(batch);
+  if (!results) return std::unexpected(results.error());
+  Inspection out;
+  auto sums = AbsorbListing(paths, results->front().out);
+  if (!sums) return std::unexpected(sums.error());
+  out.sha256 = std::move(*sums);
+  out.results.assign(std::make_move_iterator(results->begin() + 1),
+                     std::make_move_iterator(results->end()));
+  return out;
 }
 
 Result<UploadResult> SshTransport::Upload(

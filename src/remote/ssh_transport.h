@@ -39,6 +39,8 @@ class SshTransport : public Transport {
       const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;
+  Result<Inspection> Inspect(const std::vector<std::string>& paths,
+                             const std::vector<std::string>& commands) override;
   Result<UploadResult> Upload(const UploadRequest& request,
                               const std::string& known_remote_sha256 = {},
                               const ProgressFn& progress = {}) override;
@@ -83,6 +85,11 @@ class SshTransport : public Transport {
   Result<LIBSSH2_CHANNEL*> OpenChannel(
       const std::function<LIBSSH2_CHANNEL*()>& open,
       Deadline deadline = kNoDeadline, bool* timed_out = nullptr);
+  // Sha256Of's command and the reading of its output (which also fills
+  // remote_files_), shared with Inspect.
+  Result<std::string> ListingCommand(const std::vector<std::string>& paths);
+  Result<std::map<std::string, std::string>> AbsorbListing(
+      const std::vector<std::string>& paths, std::string_view out);
   void PumpIncoming();
   bool SyncWithServer();
 

@@ -91,6 +91,31 @@ class Transport {
   virtual Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) = 0;
 
+  // Sha256Of(paths) and ExecMany(commands) in one round trip where the
+  // transport can (SshTransport: the listing is one more command of the
+  // batch). Before a phase changes anything the runner asks a host both what
+  // its files hold and what its checks say; one call instead of two. The
+  // default makes the two calls (none for an empty part).
+  struct Inspection {
+    std::map<std::string, std::string> sha256;  // as Sha256Of
+    std::vector<ExecResult> results;            // as ExecMany
+  };
+  virtual Result<Inspection> Inspect(const std::vector<std::string>& paths,
+                                     const std::vector<std::string>& commands) {
+    Inspection out;
+    if (!paths.empty()) {
+      auto sums = Sha256Of(paths);
+      if (!sums) return std::unexpected(sums.error());
+      out.sha256 = std::move(*sums);
+    }
+    if (!commands.empty()) {
+      auto results = ExecMany(commands);
+      if (!results) return std::unexpected(results.error());
+      out.results = std::move(*results);
+    }
+    return out;
+  }
+
   // Atomic: temp file in the destination folder, mode, owner, rename. Skips the
   // transfer when `known_remote_sha256` (from Sha256Of) equals request.sha256.
   virtual Result<UploadResult> Upload(

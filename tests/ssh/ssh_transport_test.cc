@@ -376,6 +376,46 @@ TEST_F(SshTest, ExecManyRunsEachCommandWithItsOwnExitCodeAndOutput) {
   EXPECT_EQ((*r)[6].out, "\n\n");
 }
 
+TEST_F(SshTest, InspectListsFilesAndRunsCommandsInOneCall) {
+  auto t = MustConnect(sshd_->MakeHost("node-0"));
+  ASSERT_TRUE(t);
+  auto dest = (sshd_->dir() / "srv" / "inspect.txt").string();
+  UploadRequest req{std::string("hello\n"), dest, 0644, "root:root",
+                    Sha256Hex("hello\n"),   6};
+  ASSERT_TRUE(t->Upload(req));
+
+  auto r = t->Inspect({dest, "/nonexistent/file"},
+                      {"echo one", "exit 4", "printf two"});
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->sha256.size(), 1u);
+  EXPECT_EQ(r->sha256.at(dest), Sha256Hex("hello\n"));
+  ASSERT_EQ(r->results.size(), 3u);
+  EXPECT_EQ(r->results[0].out, "one\n");
+  EXPECT_EQ(r->results[1].exit_code, 4);
+  EXPECT_EQ(r->results[2].out, "two");
+
+  // The listing also told the transport the file's mode: the same bytes under
+  // another mode are fixed in place, nothing sent.
+  req.mode = 0600;
+  auto remode = t->Upload(req, r->sha256.at(dest));
+  ASSERT_TRUE(remode) << remode.error().ToString();
+  EXPECT_TRUE(remode->changed);
+  EXPECT_EQ(remode->bytes_sent, 0u);
+  auto mode = t->Exec("stat -c %a " + dest);
+  ASSERT_TRUE(mode);
+  EXPECT_EQ(mode->out, "600\n");
+
+  // Commands alone, and paths alone.
+  auto only_commands = t->Inspect({}, {"echo x"});
+  ASSERT_TRUE(only_commands);
+  EXPECT_TRUE(only_commands->sha256.empty());
+  ASSERT_EQ(only_commands->results.size(), 1u);
+  auto only_paths = t->Inspect({dest}, {});
+  ASSERT_TRUE(only_paths);
+  EXPECT_EQ(only_paths->sha256.size(), 1u);
+  EXPECT_TRUE(only_paths->results.empty());
+}
+
 TEST_F(SshTest, SmallPrivateFileWithOwner) {
   auto t = MustConnect(sshd_->MakeHost("node-0"));
   ASSERT_TRUE(t);
