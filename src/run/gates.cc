@@ -194,9 +194,9 @@ std::optional<UnitSnapshot> FirstLookFromRun(
   UnitSnapshot out;
   for (const std::string& u : units) {
     auto it = h->second.find(u);
-    if (it == h->second.end()) return std::nullopt;
-    UnitSnapshot one = ParseUnitSnapshot(it->second);
-    if (one.units.size() != 1) return std::nullopt;
+    if (it == h->second.end() || it->second.units.size() != 1)
+      return std::nullopt;
+    const UnitSnapshot& one = it->second;
     // The earliest clock of the looks: no unit seems up longer than it was.
     if (out.units.empty() || one.host_now_us < out.host_now_us)
       out.host_now_us = one.host_now_us;

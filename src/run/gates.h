@@ -47,6 +47,29 @@ class TransportSource {
   virtual Result<Transport*> Get(const std::string& host) = 0;
 };
 
+// Parsed `systemctl show -p ActiveState,SubState,NRestarts,LoadState U...`
+// blocks.
+struct UnitState {
+  std::string active_state;
+  std::string sub_state;
+  std::string load_state;
+  std::string unit_file_state;  // "enabled", "disabled", "static", ""
+  int n_restarts = -1;
+  // NeedDaemonReload=yes: the unit file on disk changed since systemd loaded
+  // it.
+  bool need_daemon_reload = false;
+  // ActiveEnterTimestampMonotonic: when the unit last became active, in
+  // microseconds of the host's CLOCK_MONOTONIC; 0 when not shown or never.
+  int64_t active_enter_us = 0;
+};
+
+// `cat /proc/uptime; systemctl show ...` output: the host's monotonic clock in
+// microseconds (0 when the first line is not an uptime) and the unit blocks.
+struct UnitSnapshot {
+  int64_t host_now_us = 0;
+  std::vector<UnitState> units;
+};
+
 struct GateContext {
   const Topology* topology = nullptr;
   // The pki gate checks the state dir against the certificate table of this
@@ -70,11 +93,11 @@ struct GateContext {
   // owner; every step's check) and then changed nothing. The gate takes that
   // instead of asking the host again.
   std::set<std::string> verified_by_run;
-  // Unit gates: per host, each unit's UnitStateCommand output that this run
-  // read moments ago at the phase's start before changing nothing there. A
-  // gate's first look at a host takes it instead of asking again (later looks,
-  // and the health checks, still ask the host).
-  std::map<std::string, std::map<std::string, std::string>> unit_states_by_run;
+  // Unit gates: per host, each unit's state (a UnitSnapshot of that one unit)
+  // that this run read before the phase changed anything, on hosts where it
+  // then changed nothing. A gate's first look at a host takes it instead of
+  // asking again (later looks, and the health checks, still ask the host).
+  std::map<std::string, std::map<std::string, UnitSnapshot>> unit_states_by_run;
   bool diagnostics =
       true;  // fetch systemctl status + journal for failing units
 };
@@ -96,21 +119,7 @@ TlsOptions EtcdClientTls(const std::filesystem::path& state_dir,
 TlsOptions AdminTls(const std::filesystem::path& state_dir,
                     const std::string& address);
 
-// Parsed `systemctl show -p ActiveState,SubState,NRestarts,LoadState U...`
-// blocks.
-struct UnitState {
-  std::string active_state;
-  std::string sub_state;
-  std::string load_state;
-  std::string unit_file_state;  // "enabled", "disabled", "static", ""
-  int n_restarts = -1;
-  // NeedDaemonReload=yes: the unit file on disk changed since systemd loaded
-  // it.
-  bool need_daemon_reload = false;
-  // ActiveEnterTimestampMonotonic: when the unit last became active, in
-  // microseconds of the host's CLOCK_MONOTONIC; 0 when not shown or never.
-  int64_t active_enter_us = 0;
-};
+// Parses the blocks of `systemctl show -p ... U...` (see UnitState).
 std::vector<UnitState> ParseSystemctlShow(const std::string& out);
 
 // The `check:` commands of run steps, all in one remote call (each in its own
@@ -130,12 +139,6 @@ StepCheckResult CheckResultOf(const ExecResult& r);
 // ParseUnitSnapshot).
 std::string UnitStateCommand(const std::vector<std::string>& units);
 
-// `cat /proc/uptime; systemctl show ...` output: the host's monotonic clock in
-// microseconds (0 when the first line is not an uptime) and the unit blocks.
-struct UnitSnapshot {
-  int64_t host_now_us = 0;
-  std::vector<UnitState> units;
-};
 UnitSnapshot ParseUnitSnapshot(const std::string& out);
 
 // The owning process of each listening TCP port in `ss -Htlnp` output.

@@ -12,6 +12,19 @@
 // (Comparing the unit's start time with file mtimes was the alternative; it
 // breaks with clock skew and with files whose mtime the upload preserves, and
 // needs a stat per file.)
+//
+// The survey. Before a phase changes anything on a host it asks what is there
+// (a Look: its files' sha256, its checks, its units' state and markers). A
+// no-change re-run asks that of every host in every phase, and each ask costs
+// a round trip, a shell and a process per command on the host: ~0.2-0.4 s per
+// phase on a busy host. So the host's first phase asks for every later phase
+// too, in its one call, as long as no step has changed anything on any host in
+// this run. A later phase takes those answers only if that still holds when
+// it starts; once anything changed, each phase asks for itself again, exactly
+// as without the survey. The answers are then as old as the run's first
+// phase (a second or two): unit states seen then are checked again by the
+// gates' health checks, and systemd's own timestamps still decide whether a
+// unit has been up long enough.
 #include "run/runner.h"
 
 #include <algorithm>
@@ -144,6 +157,118 @@ Status RunCommand(Transport& t, const Step& step, StepOutcome& o,
   return {};
 }
 
+// What a phase asks a host before it changes anything there. One call
+// (Transport::Inspect) carries it all: the sha256, mode and owner of the
+// phase's files together with its units' pending-restart markers (a phase
+// without files asks `test -e` for the markers instead, so it lists nothing),
+// every run step's check, and each unit's state.
+struct Look {
+  std::vector<std::string> paths;
+  std::vector<const Step*> checked;
+  std::vector<std::string> marker_tests;  // units
+  std::vector<std::string> units;
+  bool empty() const {
+    return paths.empty() && checked.empty() && marker_tests.empty() &&
+           units.empty();
+  }
+};
+
+Look LookOf(const Phase& phase, const std::string& host, bool dry_run) {
+  Look look;
+  std::vector<std::string> units;
+  for (const Step& s : phase.steps) {
+    if (s.host != host) continue;
+    if (IsFileStep(s)) look.paths.push_back(s.dest);
+    // A dry run only lists files: its checks run as steps, on the recording.
+    if (s.kind == StepKind::kRun && !s.check.empty() && !dry_run)
+      look.checked.push_back(&s);
+    if (s.kind == StepKind::kSystemd &&
+        std::ranges::find(units, s.unit) == units.end())
+      units.push_back(s.unit);
+  }
+  const bool marker_tests = look.paths.empty() && !dry_run;
+  for (const std::string& unit : units) {
+    if (marker_tests)
+      look.marker_tests.push_back(unit);
+    else
+      look.paths.push_back(MarkerPath(unit));
+  }
+  if (!dry_run) look.units = std::move(units);
+  return look;
+}
+
+}  // namespace
+
+struct HostFindings {
+  // Path -> sha256 of every listed file that exists; a marker found by
+  // `test -e` maps to "".
+  std::map<std::string, std::string> remote;
+  std::map<const Step*, StepCheckResult> checks;
+  // Each unit's state, alone in its snapshot; absent when it could not be
+  // read (the systemd step then asks again).
+  std::map<std::string, UnitSnapshot> units;
+};
+
+namespace {
+
+// Asks every look of `looks` in one call: the paths of all in one listing, the
+// checks and marker tests one after another, and one unit-state command for
+// the units of all. One HostFindings per look, in order.
+Result<std::vector<HostFindings>> Ask(Transport& t,
+                                      const std::vector<Look>& looks) {
+  std::vector<std::string> paths;
+  std::set<std::string> listed;
+  std::vector<std::string> commands;
+  std::vector<std::string> units;
+  for (const Look& look : looks) {
+    for (const std::string& p : look.paths)
+      if (listed.insert(p).second) paths.push_back(p);
+    for (const Step* s : look.checked) commands.push_back(s->check);
+    for (const std::string& u : look.marker_tests)
+      commands.push_back("test -e " + MarkerPath(u));
+    for (const std::string& u : look.units)
+      if (std::ranges::find(units, u) == units.end()) units.push_back(u);
+  }
+  if (!units.empty()) commands.push_back(UnitStateCommand(units));
+  std::vector<HostFindings> out(looks.size());
+  if (paths.empty() && commands.empty()) return out;
+  auto r = t.Inspect(paths, commands);
+  if (!r) return std::unexpected(r.error());
+  if (r->results.size() != commands.size()) {
+    return Fail(ErrorKind::kInternal,
+                "asked " + std::to_string(commands.size()) + " commands, got " +
+                    std::to_string(r->results.size()) + " answers",
+                t.host());
+  }
+  std::map<std::string, UnitSnapshot> states;
+  if (!units.empty()) {
+    UnitSnapshot all = ParseUnitSnapshot(r->results.back().out);
+    if (all.units.size() == units.size()) {
+      for (size_t i = 0; i < units.size(); ++i)
+        states[units[i]] = UnitSnapshot{all.host_now_us, {all.units[i]}};
+    }
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < looks.size(); ++i) {
+    const Look& look = looks[i];
+    HostFindings& found = out[i];
+    for (const std::string& p : look.paths) {
+      if (auto it = r->sha256.find(p); it != r->sha256.end())
+        found.remote[p] = it->second;
+    }
+    for (const Step* s : look.checked)
+      found.checks[s] = CheckResultOf(r->results[k++]);
+    for (const std::string& u : look.marker_tests) {
+      if (r->results[k++].exit_code == 0) found.remote[MarkerPath(u)] = "";
+    }
+    for (const std::string& u : look.units) {
+      if (auto it = states.find(u); it != states.end())
+        found.units[u] = it->second;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Transport*> TransportPool::Get(const std::string& host) {
@@ -253,7 +378,11 @@ struct Runner::PhaseRun {
   std::set<std::string> hosts_changed;
   // Each unit's UnitStateCommand output from the phase's start, on hosts where
   // the phase then changed nothing: the unit gate's first look.
-  std::map<std::string, std::map<std::string, std::string>> unit_states;
+  std::map<std::string, std::map<std::string, UnitSnapshot>> unit_states;
+  // No step had changed anything on any host when this phase started: what
+  // the survey found for it still stands.
+  bool survey_fresh = false;
+  std::atomic<bool>* host_changed = nullptr;
 
   void Record(const Step& step, const StepOutcome& o,
               const std::optional<Error>& err) {
@@ -276,6 +405,7 @@ struct Runner::PhaseRun {
     }
     if (o.changed) {
       hosts_changed.insert(step.host);
+      if (!step.host.empty()) *host_changed = true;
       ++outcome.changed;
       ++summary->steps_changed;
     } else {
@@ -321,6 +451,10 @@ RunSummary Runner::Run(const Plan& plan) {
       ++total_;  // API apply
   }
   summary.steps_total = total_;
+  phases_ = *phases;
+  survey_.clear();
+  surveyed_.clear();
+  host_changed_ = false;
   if (options_.gate.expected_arch.empty())
     options_.gate.expected_arch = ArtifactArch(plan);
 
@@ -391,6 +525,8 @@ PhaseOutcome Runner::RunPhase(const Plan& plan, const Phase& phase,
   reporter_.PhaseStarted(phase);
   PhaseRun run;
   run.summary = &summary;
+  run.host_changed = &host_changed_;
+  run.survey_fresh = !host_changed_.load();
 
   if (phase.local) {
     Step step;
@@ -541,74 +677,58 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
   }
   Transport& t = **transport;
 
-  // One Sha256Of for every destination of this phase, with the
-  // pending-restart markers of the units this phase manages. A phase without
-  // files on this host (etcd, kube-apiserver, ...) asks for its markers in the
-  // batch below instead: one round trip fewer.
-  std::vector<std::string> paths;
-  std::vector<std::string> phase_units_ordered;
-  std::set<std::string> phase_units;
-  for (const Step* s : steps) {
-    if (IsFileStep(*s)) paths.push_back(s->dest);
-    if (s->kind == StepKind::kSystemd && phase_units.insert(s->unit).second)
-      phase_units_ordered.push_back(s->unit);
-  }
-  const bool markers_in_batch = paths.empty() && !options_.dry_run;
-  if (!markers_in_batch) {
-    for (const std::string& unit : phase_units_ordered)
-      paths.push_back(MarkerPath(unit));
-  }
-  std::map<std::string, std::string> remote;
-  if (!paths.empty()) {
-    auto shas = t.Sha256Of(paths);
-    if (!shas) {
-      fail_step(*steps.front(), begin(*steps.front()), shas.error());
-      return;
-    }
-    remote = std::move(*shas);
-  }
-  // One call for every run step's check, the markers (see above) and each
-  // unit's state: a step whose check passes is skipped below as long as no
-  // step before it changed anything, and a systemd step takes its unit's state
-  // from here on the same condition.
-  std::vector<const Step*> checked;
-  for (const Step* s : steps) {
-    if (s->kind == StepKind::kRun && !s->check.empty()) checked.push_back(s);
-  }
-  std::vector<std::string> batch;
-  for (const Step* s : checked) batch.push_back(s->check);
-  if (markers_in_batch) {
-    for (const std::string& unit : phase_units_ordered)
-      batch.push_back("test -e " + MarkerPath(unit));
-  }
-  if (!options_.dry_run) {
-    for (const std::string& unit : phase_units_ordered)
-      batch.push_back(UnitStateCommand({unit}));
-  }
-  std::map<const Step*, StepCheckResult> prechecked;
-  std::map<std::string, std::string> unit_state_output;  // unit -> output
-  size_t in_place = 0;
-  if (!batch.empty() && !options_.dry_run) {
-    auto results = t.ExecMany(batch);
-    if (!results) {
-      fail_step(*steps.front(), begin(*steps.front()), results.error());
-      return;
-    }
-    size_t k = 0;
-    for (const Step* s : checked) {
-      StepCheckResult r = CheckResultOf((*results)[k++]);
-      in_place += r.exit_code == 0;
-      prechecked[s] = r;
-    }
-    if (markers_in_batch) {
-      for (const std::string& unit : phase_units_ordered) {
-        if ((*results)[k++].exit_code == 0) remote[MarkerPath(unit)] = "";
+  // What this phase needs to know of the host before changing anything: from
+  // the survey when it is still fresh, else asked now in one call (which, at
+  // the host's first phase of a run that has changed nothing yet, also asks
+  // for every later phase: the survey).
+  std::shared_ptr<HostFindings> seen;
+  if (run.survey_fresh) {
+    std::lock_guard lock(survey_mu_);
+    auto h = survey_.find(host);
+    if (h != survey_.end()) {
+      if (auto p = h->second.find(phase.name); p != h->second.end()) {
+        seen = std::move(p->second);
+        h->second.erase(p);
       }
     }
-    for (const std::string& unit : phase_units_ordered)
-      unit_state_output[unit] = (*results)[k++].out;
   }
-  if (in_place == checked.size()) {
+  if (!seen) {
+    std::vector<Look> looks{LookOf(phase, host, options_.dry_run)};
+    std::vector<const Phase*> later;
+    if (run.survey_fresh && options_.survey && !options_.dry_run &&
+        !options_.interactive) {
+      std::lock_guard lock(survey_mu_);
+      if (surveyed_.insert(host).second) {
+        auto self = std::ranges::find(phases_, &phase);
+        for (auto it = self == phases_.end() ? self : self + 1;
+             it != phases_.end(); ++it) {
+          Look look = LookOf(**it, host, false);
+          if (look.empty()) continue;
+          looks.push_back(std::move(look));
+          later.push_back(*it);
+        }
+      }
+    }
+    auto asked = Ask(t, looks);
+    if (!asked) {
+      fail_step(*steps.front(), begin(*steps.front()), asked.error());
+      return;
+    }
+    seen = std::make_shared<HostFindings>(std::move(asked->front()));
+    std::lock_guard lock(survey_mu_);
+    for (size_t i = 0; i < later.size(); ++i) {
+      survey_[host][later[i]->name] =
+          std::make_shared<HostFindings>(std::move((*asked)[i + 1]));
+    }
+  }
+  std::map<std::string, std::string>& remote = seen->remote;
+  std::set<std::string> phase_units;
+  for (const Step* s : steps) {
+    if (s->kind == StepKind::kSystemd) phase_units.insert(s->unit);
+  }
+  size_t in_place = 0;
+  for (const auto& [step, r] : seen->checks) in_place += r.exit_code == 0;
+  if (!options_.dry_run && in_place == seen->checks.size()) {
     std::lock_guard lock(run.mu);
     run.hosts_verified.insert(host);
   }
@@ -650,6 +770,7 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     for (const std::string& unit : to_mark) {
       if (phase_units.contains(unit)) pending.insert(unit);
     }
+    host_changed_ = true;
   }
 
   // The files whose bytes must travel go in one round trip per run of
@@ -731,11 +852,11 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
         break;
       }
       case StepKind::kRun: {
-        auto pre = prechecked.find(&step);
-        auto r =
-            RunCommand(t, step, o,
-                       pre != prechecked.end() && !changed_before ? &pre->second
-                                                                  : nullptr);
+        auto pre = seen->checks.find(&step);
+        auto r = RunCommand(t, step, o,
+                            pre != seen->checks.end() && !changed_before
+                                ? &pre->second
+                                : nullptr);
         if (!r) {
           err = r.error();
           if (err->where.empty()) err->where = host;
@@ -743,10 +864,10 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
         break;
       }
       case StepKind::kSystemd: {
-        auto state = unit_state_output.find(step.unit);
+        auto state = seen->units.find(step.unit);
         o = RunSystemd(t, step, pending.contains(step.unit),
-                       state != unit_state_output.end() && !changed_before
-                           ? &state->second
+                       state != seen->units.end() && !changed_before
+                           ? &state->second.units.front()
                            : nullptr);
         if (!o.ok)
           err = Error{ErrorKind::kStep, o.note, host,
@@ -764,19 +885,19 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     reporter_.StepFinished(step, o, index, total_);
     if (!o.ok) return;  // the rest of this host's steps depend on this one
   }
-  if (!changed_before && !unit_state_output.empty()) {
+  if (!changed_before && !seen->units.empty()) {
     std::lock_guard lock(run.mu);
-    run.unit_states[host] = std::move(unit_state_output);
+    run.unit_states[host] = std::move(seen->units);
   }
 }
 
 StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending,
-                               const std::string* state_output) {
+                               const UnitState* known) {
   StepOutcome o;
   const std::string service = step.unit + ".service";
-  std::string shown;
-  if (state_output != nullptr) {
-    shown = *state_output;  // asked at the phase's start, nothing changed since
+  UnitState s;
+  if (known != nullptr) {
+    s = *known;  // asked at the phase's start, nothing changed since
   } else {
     auto show = t.Exec(UnitStateCommand({step.unit}));
     if (!show) {
@@ -784,10 +905,9 @@ StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending,
       o.note = show.error().message;
       return o;
     }
-    shown = show->out;
+    auto states = ParseUnitSnapshot(show->out).units;
+    if (!states.empty()) s = states.front();
   }
-  auto states = ParseUnitSnapshot(shown).units;
-  UnitState s = states.empty() ? UnitState{} : states.front();
   bool active = s.active_state == "active" || s.active_state == "activating" ||
                 s.active_state == "reloading";
   bool enabled =

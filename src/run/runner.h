@@ -1,7 +1,9 @@
 // Executes a Plan: phases in order with a barrier between them; within a phase
 // every host in parallel (bounded), each host's steps in order on its own
 // Transport; a gate after each phase. Uploads are skipped when the host already
-// has the same sha256 (one Sha256Of call per host and phase). A systemd unit
+// has the same sha256 (one call per host and phase asks for its files and
+// checks; on a run that has changed nothing yet, the first phase asks for all:
+// the survey, see runner.cc). A systemd unit
 // restarts only when a file it watches changed — in this run or in an earlier
 // run that stopped before the restart (see "pending restarts" in runner.cc).
 #pragma once
@@ -12,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "plan/plan.h"
@@ -73,7 +76,14 @@ struct RunOptions {
   GateContext gate;
   // Set (from a SIGINT handler) to stop after the current steps.
   const std::atomic<bool>* interrupted = nullptr;
+  // Ask each host, at its first phase, what every later phase will ask it
+  // before changing anything (see "the survey" in runner.cc). Off: each phase
+  // asks for itself (tests compare the two). Never in dry or --step runs.
+  bool survey = true;
 };
+
+// What a phase found on a host before changing anything there (runner.cc).
+struct HostFindings;
 
 class Runner {
  public:
@@ -87,10 +97,10 @@ class Runner {
                         RunSummary& summary);
   void RunHost(const Plan& plan, const Phase& phase, const std::string& host,
                PhaseRun& run);
-  // `state_output`: the unit's UnitStateCommand output when the phase's start
-  // already asked and nothing changed since; null: ask now.
+  // `known`: the unit's state when the phase's start already asked and
+  // nothing changed since; null: ask now.
   StepOutcome RunSystemd(Transport& t, const Step& step, bool pending,
-                         const std::string* state_output);
+                         const UnitState* known);
   Status ApplyRbac(const Plan& plan, const Phase& phase, PhaseRun& run);
   bool Interrupted() const {
     return options_.interrupted && options_.interrupted->load();
@@ -101,6 +111,17 @@ class Runner {
   RunOptions options_;
   std::atomic<size_t> started_{0};
   size_t total_ = 0;
+
+  // The survey (see runner.cc): the phases of this run, in order; per host,
+  // what a later phase's look found when the host's first phase asked for it;
+  // hosts already surveyed; and whether a step changed anything on any host
+  // (from then on the survey is stale and each phase asks for itself).
+  std::vector<const Phase*> phases_;
+  std::mutex survey_mu_;
+  std::map<std::string, std::map<std::string, std::shared_ptr<HostFindings>>>
+      survey_;
+  std::set<std::string> surveyed_;
+  std::atomic<bool> host_changed_{false};
 };
 
 // Phases a run covers for --only / --from; a usage error names the phases for

@@ -398,8 +398,12 @@ TEST_F(RunnerTest, AFailedStepStopsTheRunAfterItsPhase) {
             4 + 4 + 2);  // two hosts complete, the failing one got 2 steps done
   for (const auto& e : events.Of("step_started"))
     EXPECT_EQ(e.phase, "distribute");
+  // The later phases were only looked at (the survey reads their units'
+  // state), never acted on.
   for (const RecordedCall& c : log_->calls()) {
-    EXPECT_EQ(c.detail.find("systemctl"), std::string::npos) << c.detail;
+    for (const char* verb : {"systemctl start", "systemctl restart",
+                             "systemctl enable", "daemon-reload"})
+      EXPECT_EQ(c.detail.find(verb), std::string::npos) << c.detail;
   }
 }
 
@@ -681,6 +685,84 @@ Plan CheckedPlan() {
   prep.steps.push_back(RunStep("prep", "a", "after-x"));
   plan.phases = {prep};
   return plan;
+}
+
+// Two phases on host a, each with a file and a checked run step.
+Plan TwoCheckedPhases(const std::string& content = "v1\n") {
+  Plan plan;
+  plan.cluster = "test";
+  Phase one{"one", "first", {}, {}, false, {"a"}, {}, {}};
+  Phase two{"two", "second", {"one"}, {}, false, {"a"}, {}, {}};
+  one.steps.push_back(Render("one", "a", "/etc/one.conf", content));
+  Step fix1 = RunStep("one", "a", "fix-1");
+  fix1.check = "check-1";
+  one.steps.push_back(fix1);
+  two.steps.push_back(Render("two", "a", "/etc/two.conf", "two\n"));
+  Step fix2 = RunStep("two", "a", "fix-2");
+  fix2.check = "check-2";
+  two.steps.push_back(fix2);
+  plan.phases = {one, two};
+  return plan;
+}
+
+int Count(const CallLog& log, const std::string& op,
+          const std::string& detail = {}) {
+  int n = 0;
+  for (const RecordedCall& c : log.calls("a"))
+    n += c.op == op && (detail.empty() || c.detail == detail);
+  return n;
+}
+
+TEST_F(RunnerTest, TheFirstPhaseAsksForTheLaterOnesWhenNothingChanged) {
+  Host("a").Script("check-", ExecResult{0, "", ""});  // everything in place
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(TwoCheckedPhases(), e1).ok);
+  // The first run uploads in phase one, so phase two asks again for itself
+  // (and once more before fix-2, after its own file changed).
+  EXPECT_EQ(Count(*log_, "sha256"), 2);
+  EXPECT_EQ(Count(*log_, "exec", "check-2"), 3);
+
+  // The re-run changes nothing: one listing and one ask of each check for
+  // both phases, the same outcome as asking phase by phase.
+  log_->Clear();
+  EventLog e2;
+  RunSummary surveyed = RunPlan(TwoCheckedPhases(), e2);
+  ASSERT_TRUE(surveyed.ok);
+  EXPECT_EQ(surveyed.steps_changed, 0u);
+  EXPECT_EQ(Count(*log_, "sha256"), 1);
+  EXPECT_EQ(Count(*log_, "exec", "check-1"), 1);
+  EXPECT_EQ(Count(*log_, "exec", "check-2"), 1);
+  ASSERT_EQ(log_->calls("a").front().op, "sha256");
+  EXPECT_EQ(log_->calls("a").front().paths,
+            (std::vector<std::string>{"/etc/one.conf", "/etc/two.conf"}));
+
+  log_->Clear();
+  EventLog e3;
+  RunOptions per_phase;
+  per_phase.survey = false;
+  RunSummary asked = RunPlan(TwoCheckedPhases(), e3, per_phase);
+  ASSERT_TRUE(asked.ok);
+  EXPECT_EQ(asked.steps_changed, surveyed.steps_changed);
+  EXPECT_EQ(asked.steps_unchanged, surveyed.steps_unchanged);
+  EXPECT_EQ(Count(*log_, "sha256"), 2);
+}
+
+TEST_F(RunnerTest, ALaterPhaseAsksAgainOnceSomethingChanged) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(TwoCheckedPhases(), e1).ok);
+  // Check 2 fails when the survey asks it and passes when phase two asks
+  // again after phase one changed a file: the stale answer must not run
+  // fix-2.
+  Host("a").Script("check-1", ExecResult{0, "", ""});
+  Host("a").Script("check-2",
+                   {ExecResult{1, "", "two missing\n"}, ExecResult{0, "", ""}});
+  log_->Clear();
+  EventLog e2;
+  RunSummary s = RunPlan(TwoCheckedPhases("v2\n"), e2);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(Count(*log_, "exec", "check-2"), 2);
+  EXPECT_EQ(Count(*log_, "exec", "fix-2"), 0);
+  EXPECT_EQ(s.steps_changed, 1u);  // the new /etc/one.conf only
 }
 
 std::vector<std::string> Execs(const CallLog& log) {
