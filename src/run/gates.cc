@@ -269,20 +269,58 @@ std::map<int, std::vector<std::string>> OurPorts(const GateHost& h) {
   return out;
 }
 
+const std::vector<std::string>& PreflightCommands() {
+  static const std::vector<std::string> commands = {
+      "date +%s.%N", "uname -m",
+      "test -d /run/systemd/system && systemctl --version", "ss -Htlnp"};
+  return commands;
+}
+constexpr const char* kRoutesCommand = "ip route";
+
+// The answers to `commands` from `look` (the run's own ask), when it has them
+// all; else asked now, in one round trip.
+Result<GateLook> AskOrTake(Transport& t,
+                           const std::vector<std::string>& commands,
+                           std::optional<GateLook> look) {
+  if (look && std::ranges::all_of(commands, [&](const std::string& c) {
+        return look->results.contains(c);
+      })) {
+    return std::move(*look);
+  }
+  GateLook asked;
+  asked.asked_from = std::chrono::system_clock::now();
+  // A single command goes alone (ExecMany would wrap it for nothing).
+  std::vector<ExecResult> answers;
+  if (commands.size() == 1) {
+    auto r = t.Exec(commands.front());
+    if (!r) return std::unexpected(r.error());
+    answers.push_back(std::move(*r));
+  } else {
+    auto r = t.ExecMany(commands);
+    if (!r) return std::unexpected(r.error());
+    answers = std::move(*r);
+  }
+  asked.asked_to = std::chrono::system_clock::now();
+  for (size_t i = 0; i < commands.size() && i < answers.size(); ++i)
+    asked.results[commands[i]] = std::move(answers[i]);
+  return asked;
+}
+
 GateVerdict PreflightCheck(Transport& t, const GateHost& h,
-                           const std::string& expected_arch) {
+                           const std::string& expected_arch,
+                           std::optional<GateLook> look) {
   // One round trip for all four facts: a command costs a channel and a shell
   // on the host (50-300 ms on a busy one), and preflight runs on every `up`.
-  auto before = std::chrono::system_clock::now();
-  auto batch = t.ExecMany({"date +%s.%N", "uname -m",
-                           "test -d /run/systemd/system && systemctl --version",
-                           "ss -Htlnp"});
-  auto after = std::chrono::system_clock::now();
-  if (!batch) return Failv(h.name, batch.error().message);
-  const ExecResult& date = (*batch)[0];
-  const ExecResult& uname = (*batch)[1];
-  const ExecResult& systemd = (*batch)[2];
-  const ExecResult& ss = (*batch)[3];
+  // The runner usually asked them already, in its survey of the host.
+  const std::vector<std::string>& commands = PreflightCommands();
+  auto asked = AskOrTake(t, commands, std::move(look));
+  if (!asked) return Failv(h.name, asked.error().message);
+  auto before = asked->asked_from;
+  auto after = asked->asked_to;
+  const ExecResult& date = asked->results[commands[0]];
+  const ExecResult& uname = asked->results[commands[1]];
+  const ExecResult& systemd = asked->results[commands[2]];
+  const ExecResult& ss = asked->results[commands[3]];
 
   std::vector<std::string> facts;
   std::string arch = Arch(uname.out);
@@ -631,12 +669,14 @@ GateVerdict NodesCheck(Transport& t, const GateHost& api,
   return Pass("", std::to_string(workers.size()) + " node(s) Ready");
 }
 
-GateVerdict RoutesCheck(Transport& t, const GateHost& h, const Topology& topo) {
-  auto r = t.Exec("ip route");
-  if (!r) return Failv(h.name, r.error().message);
-  if (r->exit_code != 0)
-    return Failv(h.name, "`ip route` failed: " + Trim(r->err));
-  std::vector<std::string> routes = Lines(r->out);
+GateVerdict RoutesCheck(Transport& t, const GateHost& h, const Topology& topo,
+                        std::optional<GateLook> look) {
+  auto asked = AskOrTake(t, {kRoutesCommand}, std::move(look));
+  if (!asked) return Failv(h.name, asked.error().message);
+  const ExecResult& r = asked->results[kRoutesCommand];
+  if (r.exit_code != 0)
+    return Failv(h.name, "`ip route` failed: " + Trim(r.err + r.out));
+  std::vector<std::string> routes = Lines(r.out);
   std::vector<std::string> missing;
   size_t want = 0;
   for (const GateHost& other : topo.hosts) {
@@ -720,6 +760,23 @@ void AddLeaseProbe(const Phase& phase, const GateContext& ctx,
   }));
 }
 
+// The run's own ask of a gate's commands on `host`, held for the probe's
+// first check only (TakeOnce): a retry asks the host again.
+std::shared_ptr<std::optional<GateLook>> FirstGateLook(
+    const GateContext& ctx, const std::string& host) {
+  auto it = ctx.gate_looks_by_run.find(host);
+  return std::make_shared<std::optional<GateLook>>(
+      it == ctx.gate_looks_by_run.end() ? std::nullopt
+                                        : std::optional<GateLook>(it->second));
+}
+
+std::optional<GateLook> TakeOnce(
+    const std::shared_ptr<std::optional<GateLook>>& look) {
+  std::optional<GateLook> out = std::move(*look);
+  look->reset();
+  return out;
+}
+
 std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
   const Gate& gate = phase.gate;
   const Topology& topo = *ctx.topology;
@@ -766,7 +823,10 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
         if (ctx.cluster && PerArchLayout(*ctx.cluster)) {
           if (const Host* host = ctx.cluster->host(h.name)) arch = host->arch;
         }
-        return [h, arch](Transport* t) { return PreflightCheck(*t, h, arch); };
+        auto look = FirstGateLook(ctx, h.name);
+        return [h, arch, look](Transport* t) {
+          return PreflightCheck(*t, h, arch, TakeOnce(look));
+        };
       });
       break;
     case GateKind::kPrepared:
@@ -908,7 +968,10 @@ std::vector<Probe> BuildProbes(const Phase& phase, const GateContext& ctx) {
     case GateKind::kPodRoutes:
       each_host([&](const GateHost& h) {
         const Topology* tp = &topo;
-        return [h, tp](Transport* t) { return RoutesCheck(*t, h, *tp); };
+        auto look = FirstGateLook(ctx, h.name);
+        return [h, tp, look](Transport* t) {
+          return RoutesCheck(*t, h, *tp, TakeOnce(look));
+        };
       });
       break;
   }
@@ -920,6 +983,17 @@ bool Interrupted(const GateContext& ctx) {
 }
 
 }  // namespace
+
+std::vector<std::string> GateCommands(const Phase& phase) {
+  switch (phase.gate.kind) {
+    case GateKind::kPreflight:
+      return PreflightCommands();
+    case GateKind::kPodRoutes:
+      return {kRoutesCommand};
+    default:
+      return {};
+  }
+}
 
 bool GateHost::Has(Role role) const {
   return std::ranges::find(roles, role) != roles.end();

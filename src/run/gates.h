@@ -70,6 +70,14 @@ struct UnitSnapshot {
   std::vector<UnitState> units;
 };
 
+// A gate's own commands (GateCommands) as this run already asked them of a
+// host, in one call between `asked_from` and `asked_to` (this machine's
+// clock).
+struct GateLook {
+  std::map<std::string, ExecResult> results;  // command -> its answer
+  std::chrono::system_clock::time_point asked_from, asked_to;
+};
+
 struct GateContext {
   const Topology* topology = nullptr;
   // The pki gate checks the state dir against the certificate table of this
@@ -98,9 +106,19 @@ struct GateContext {
   // then changed nothing. A gate's first look at a host takes it instead of
   // asking again (later looks, and the health checks, still ask the host).
   std::map<std::string, std::map<std::string, UnitSnapshot>> unit_states_by_run;
+  // Preflight and pod-routes gates: per host, the gate's own commands as this
+  // run asked them before the phase (or, in the survey, the run) changed
+  // anything, on hosts where nothing changed since. The gate's first check of
+  // such a host takes them; a retry asks the host.
+  std::map<std::string, GateLook> gate_looks_by_run;
   bool diagnostics =
       true;  // fetch systemctl status + journal for failing units
 };
+
+// The commands a phase's gate runs on each host that the runner can ask
+// ahead, with what it asks before the phase (preflight's facts, pod-routes'
+// `ip route`); empty for the other gates.
+std::vector<std::string> GateCommands(const Phase& phase);
 
 // Runs the phase's gate until it passes or `timeout` (default: the gate's own)
 // runs out.

@@ -162,19 +162,31 @@ Status RunCommand(Transport& t, const Step& step, StepOutcome& o,
 // phase's files together with its units' pending-restart markers (a phase
 // without files asks `test -e` for the markers instead, so it lists nothing),
 // every run step's check, and each unit's state.
+// And the commands of the phase's gate that can be asked ahead (GateCommands:
+// preflight's facts, `ip route`), for the gate's first check of the host.
 struct Look {
   std::vector<std::string> paths;
   std::vector<const Step*> checked;
   std::vector<std::string> marker_tests;  // units
   std::vector<std::string> units;
+  std::vector<std::string> gate_commands;
   bool empty() const {
     return paths.empty() && checked.empty() && marker_tests.empty() &&
-           units.empty();
+           units.empty() && gate_commands.empty();
   }
 };
 
-Look LookOf(const Phase& phase, const std::string& host, bool dry_run) {
+struct LookMode {
+  bool dry_run = false;
+  bool gate_commands = false;  // the gates will run
+};
+
+Look LookOf(const Phase& phase, const std::string& host, LookMode mode) {
+  const bool dry_run = mode.dry_run;
   Look look;
+  if (mode.gate_commands &&
+      std::ranges::find(phase.hosts, host) != phase.hosts.end())
+    look.gate_commands = GateCommands(phase);
   std::vector<std::string> units;
   for (const Step& s : phase.steps) {
     if (s.host != host) continue;
@@ -207,6 +219,7 @@ struct HostFindings {
   // Each unit's state, alone in its snapshot; absent when it could not be
   // read (the systemd step then asks again).
   std::map<std::string, UnitSnapshot> units;
+  GateLook gate;  // the answers to Look::gate_commands
 };
 
 namespace {
@@ -228,11 +241,14 @@ Result<std::vector<HostFindings>> Ask(Transport& t,
       commands.push_back("test -e " + MarkerPath(u));
     for (const std::string& u : look.units)
       if (std::ranges::find(units, u) == units.end()) units.push_back(u);
+    for (const std::string& c : look.gate_commands) commands.push_back(c);
   }
   if (!units.empty()) commands.push_back(UnitStateCommand(units));
   std::vector<HostFindings> out(looks.size());
   if (paths.empty() && commands.empty()) return out;
+  auto asked_from = std::chrono::system_clock::now();
   auto r = t.Inspect(paths, commands);
+  auto asked_to = std::chrono::system_clock::now();
   if (!r) return std::unexpected(r.error());
   if (r->results.size() != commands.size()) {
     return Fail(ErrorKind::kInternal,
@@ -265,6 +281,10 @@ Result<std::vector<HostFindings>> Ask(Transport& t,
       if (auto it = states.find(u); it != states.end())
         found.units[u] = it->second;
     }
+    for (const std::string& c : look.gate_commands)
+      found.gate.results[c] = r->results[k++];
+    found.gate.asked_from = asked_from;
+    found.gate.asked_to = asked_to;
   }
   return out;
 }
@@ -281,9 +301,15 @@ Result<Transport*> TransportPool::Get(const std::string& host) {
   }
   // Per-host lock: hosts connect in parallel, a host connects once.
   std::lock_guard lock(slot->mu);
+  // A host that could not be reached is not tried again in this run: the
+  // factory (ConnectHost) already retried until its timeout.
+  if (slot->error) return std::unexpected(*slot->error);
   if (!slot->transport) {
     auto t = factory_(host);
-    if (!t) return std::unexpected(t.error());
+    if (!t) {
+      slot->error = t.error();
+      return std::unexpected(t.error());
+    }
     slot->transport = std::move(*t);
   }
   return slot->transport.get();
@@ -383,6 +409,8 @@ struct Runner::PhaseRun {
   // the survey found for it still stands.
   bool survey_fresh = false;
   std::atomic<bool>* host_changed = nullptr;
+  // Per host, the gate's own commands as the look asked them.
+  std::map<std::string, GateLook> gate_looks;
 
   void Record(const Step& step, const StepOutcome& o,
               const std::optional<Error>& err) {
@@ -570,14 +598,30 @@ PhaseOutcome Runner::RunPhase(const Plan& plan, const Phase& phase,
         phase.steps, [&](const Step& s) { return s.host == h; });
     if (has_steps) busy.push_back(h);
   }
+  // Hosts the phase has no step on but whose gate has commands to ask ahead
+  // (preflight: every host) are looked at all the same: that look is where
+  // the survey starts on a re-run. A host that cannot be reached, or a look
+  // that fails, is left to the gate, which says why.
+  std::vector<std::string> lookers;
+  if (options_.gates && !options_.dry_run && !GateCommands(phase).empty()) {
+    for (const std::string& h : phase.hosts)
+      if (std::ranges::find(busy, h) == busy.end()) lookers.push_back(h);
+  }
   std::atomic<size_t> next{0};
+  const size_t work = busy.size() + lookers.size();
   size_t threads = std::min<size_t>(
-      busy.size(), static_cast<size_t>(std::max(1, options_.parallel)));
+      work, static_cast<size_t>(std::max(1, options_.parallel)));
   std::vector<std::thread> pool;
   for (size_t i = 0; i < threads; ++i) {
     pool.emplace_back([&] {
-      for (size_t k; (k = next.fetch_add(1)) < busy.size();)
-        RunHost(plan, phase, busy[k], run);
+      for (size_t k; (k = next.fetch_add(1)) < work;) {
+        if (k < busy.size()) {
+          RunHost(plan, phase, busy[k], run);
+          continue;
+        }
+        const std::string& host = lookers[k - busy.size()];
+        if (auto t = pool_.Get(host)) (void)LookAt(phase, host, **t, run);
+      }
     });
   }
   for (std::thread& t : pool) t.join();
@@ -603,6 +647,10 @@ PhaseOutcome Runner::RunPhase(const Plan& plan, const Phase& phase,
     for (auto& [h, states] : run.unit_states) {
       if (!run.hosts_changed.contains(h))
         ctx.unit_states_by_run[h] = std::move(states);
+    }
+    for (auto& [h, look] : run.gate_looks) {
+      if (!run.hosts_changed.contains(h))
+        ctx.gate_looks_by_run[h] = std::move(look);
     }
     reporter_.GateWaiting(phase);
     GateReport report = RunGate(phase, ctx);
@@ -681,46 +729,12 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
   // the survey when it is still fresh, else asked now in one call (which, at
   // the host's first phase of a run that has changed nothing yet, also asks
   // for every later phase: the survey).
-  std::shared_ptr<HostFindings> seen;
-  if (run.survey_fresh) {
-    std::lock_guard lock(survey_mu_);
-    auto h = survey_.find(host);
-    if (h != survey_.end()) {
-      if (auto p = h->second.find(phase.name); p != h->second.end()) {
-        seen = std::move(p->second);
-        h->second.erase(p);
-      }
-    }
+  auto looked = LookAt(phase, host, t, run);
+  if (!looked) {
+    fail_step(*steps.front(), begin(*steps.front()), looked.error());
+    return;
   }
-  if (!seen) {
-    std::vector<Look> looks{LookOf(phase, host, options_.dry_run)};
-    std::vector<const Phase*> later;
-    if (run.survey_fresh && options_.survey && !options_.dry_run &&
-        !options_.interactive) {
-      std::lock_guard lock(survey_mu_);
-      if (surveyed_.insert(host).second) {
-        auto self = std::ranges::find(phases_, &phase);
-        for (auto it = self == phases_.end() ? self : self + 1;
-             it != phases_.end(); ++it) {
-          Look look = LookOf(**it, host, false);
-          if (look.empty()) continue;
-          looks.push_back(std::move(look));
-          later.push_back(*it);
-        }
-      }
-    }
-    auto asked = Ask(t, looks);
-    if (!asked) {
-      fail_step(*steps.front(), begin(*steps.front()), asked.error());
-      return;
-    }
-    seen = std::make_shared<HostFindings>(std::move(asked->front()));
-    std::lock_guard lock(survey_mu_);
-    for (size_t i = 0; i < later.size(); ++i) {
-      survey_[host][later[i]->name] =
-          std::make_shared<HostFindings>(std::move((*asked)[i + 1]));
-    }
-  }
+  std::shared_ptr<HostFindings> seen = std::move(*looked);
   std::map<std::string, std::string>& remote = seen->remote;
   std::set<std::string> phase_units;
   for (const Step* s : steps) {
@@ -889,6 +903,58 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     std::lock_guard lock(run.mu);
     run.unit_states[host] = std::move(seen->units);
   }
+}
+
+Result<std::shared_ptr<HostFindings>> Runner::LookAt(const Phase& phase,
+                                                     const std::string& host,
+                                                     Transport& t,
+                                                     PhaseRun& run) {
+  // From the survey while it is still fresh; else asked now in one call,
+  // which at the host's first phase of a run that has changed nothing yet
+  // also asks for every later phase (the survey).
+  std::shared_ptr<HostFindings> seen;
+  if (run.survey_fresh) {
+    std::lock_guard lock(survey_mu_);
+    auto h = survey_.find(host);
+    if (h != survey_.end()) {
+      if (auto p = h->second.find(phase.name); p != h->second.end()) {
+        seen = std::move(p->second);
+        h->second.erase(p);
+      }
+    }
+  }
+  if (!seen) {
+    const LookMode mode{options_.dry_run, options_.gates && !options_.dry_run};
+    std::vector<Look> looks{LookOf(phase, host, mode)};
+    std::vector<const Phase*> later;
+    if (run.survey_fresh && options_.survey && !options_.dry_run &&
+        !options_.interactive) {
+      std::lock_guard lock(survey_mu_);
+      if (surveyed_.insert(host).second) {
+        auto self = std::ranges::find(phases_, &phase);
+        for (auto it = self == phases_.end() ? self : self + 1;
+             it != phases_.end(); ++it) {
+          Look look = LookOf(**it, host, mode);
+          if (look.empty()) continue;
+          looks.push_back(std::move(look));
+          later.push_back(*it);
+        }
+      }
+    }
+    auto asked = Ask(t, looks);
+    if (!asked) return std::unexpected(asked.error());
+    seen = std::make_shared<HostFindings>(std::move(asked->front()));
+    std::lock_guard lock(survey_mu_);
+    for (size_t i = 0; i < later.size(); ++i) {
+      survey_[host][later[i]->name] =
+          std::make_shared<HostFindings>(std::move((*asked)[i + 1]));
+    }
+  }
+  if (!seen->gate.results.empty()) {
+    std::lock_guard lock(run.mu);
+    run.gate_looks[host] = seen->gate;
+  }
+  return seen;
 }
 
 StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending,

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -43,6 +44,7 @@ class TransportPool : public TransportSource {
   struct Slot {
     std::mutex mu;
     std::unique_ptr<Transport> transport;
+    std::optional<Error> error;  // the connect failed
   };
   TransportFactory factory_;
   std::mutex mu_;
@@ -97,6 +99,11 @@ class Runner {
                         RunSummary& summary);
   void RunHost(const Plan& plan, const Phase& phase, const std::string& host,
                PhaseRun& run);
+  // What `phase` needs to know of `host` before changing anything (see "the
+  // survey" in runner.cc); records the gate's part in `run`.
+  Result<std::shared_ptr<HostFindings>> LookAt(const Phase& phase,
+                                               const std::string& host,
+                                               Transport& t, PhaseRun& run);
   // `known`: the unit's state when the phase's start already asked and
   // nothing changed since; null: ask now.
   StepOutcome RunSystemd(Transport& t, const Step& step, bool pending,

@@ -779,6 +779,74 @@ TEST_F(GatesTest, PodRoutes) {
   EXPECT_EQ(r.verdicts[0].detail, "no route to 10.200.2.0/24 (w-2)");
 }
 
+TEST_F(GatesTest, GateTakesTheRunsOwnAnswersForItsFirstCheckOnly) {
+  Topology topo{
+      {GateHost{
+           "w-0", "10.0.0.10", {Role::kWorker}, Cidr::Parse("10.200.0.0/24")},
+       GateHost{
+           "w-1", "10.0.0.11", {Role::kWorker}, Cidr::Parse("10.200.1.0/24")}}};
+  Phase phase{"pod-routes", "", {}, {}, false, {"w-0"}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kPodRoutes, std::chrono::milliseconds(2000), {}, 0, ""};
+  ASSERT_EQ(GateCommands(phase), std::vector<std::string>{"ip route"});
+  auto f = std::make_shared<FakeHost>();
+  f->Script("ip route",
+            ExecResult{0, "10.200.1.0/24 via 10.0.0.11 dev eth0\n", ""});
+  auto log = std::make_shared<CallLog>();
+  TransportPool pool(
+      [f, log](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+        return std::unique_ptr<Transport>(
+            std::make_unique<RecordingTransport>(h, f, log));
+      });
+  GateContext ctx;
+  ctx.topology = &topo;
+  ctx.transports = &pool;
+  ctx.poll = std::chrono::milliseconds(20);
+  auto asked = [&] {
+    int n = 0;
+    for (const RecordedCall& c : log->calls()) n += c.op == "exec";
+    return n;
+  };
+
+  // The run's answer has the route: the gate passes without asking.
+  GateLook good;
+  good.results["ip route"] =
+      ExecResult{0, "10.200.1.0/24 via 10.0.0.11 dev eth0\n", ""};
+  ctx.gate_looks_by_run["w-0"] = good;
+  GateReport r1 = RunGate(phase, ctx);
+  EXPECT_TRUE(r1.ok) << FormatGateFailure(r1);
+  EXPECT_EQ(asked(), 0);
+
+  // The run's answer lacks it: the first check fails on it, the retry asks
+  // the host (which has it) and passes.
+  GateLook stale;
+  stale.results["ip route"] = ExecResult{0, "default via 10.0.0.1\n", ""};
+  ctx.gate_looks_by_run["w-0"] = stale;
+  GateReport r2 = RunGate(phase, ctx);
+  EXPECT_TRUE(r2.ok) << FormatGateFailure(r2);
+  EXPECT_EQ(r2.attempts, 2);
+  EXPECT_EQ(asked(), 1);
+
+  // Preflight's facts likewise: taken from the run, nothing asked.
+  Phase preflight{"preflight", "", {}, {}, false, {"w-0"}, {}, {}};
+  preflight.gate =
+      Gate{GateKind::kPreflight, std::chrono::milliseconds(50), {}, 0, ""};
+  std::vector<std::string> commands = GateCommands(preflight);
+  ASSERT_EQ(commands.size(), 4u);
+  GateLook facts;
+  facts.asked_from = std::chrono::system_clock::now();
+  facts.results[commands[0]] = Now(0);
+  facts.results[commands[1]] = ExecResult{0, "x86_64\n", ""};
+  facts.results[commands[2]] = ExecResult{0, "systemd 252 (252.36)\n", ""};
+  facts.results[commands[3]] = ExecResult{0, "", ""};
+  facts.asked_to = std::chrono::system_clock::now();
+  ctx.gate_looks_by_run["w-0"] = facts;
+  GateReport r3 = RunGate(preflight, ctx);
+  EXPECT_TRUE(r3.ok) << FormatGateFailure(r3);
+  EXPECT_NE(r3.verdicts[0].detail.find("systemd 252"), std::string::npos);
+  EXPECT_EQ(asked(), 1);
+}
+
 TEST_F(GatesTest, FilesPresentChecksShaAndMode) {
   Phase phase{"distribute", "", {}, {}, false, {"a"}, {}, {}};
   phase.gate =

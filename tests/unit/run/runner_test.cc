@@ -641,6 +641,87 @@ TEST_F(RunnerTest, UnitGateTakesTheRunsOwnLookWhenNothingChanged) {
   EXPECT_GE(looks(), 2);
 }
 
+// MakePlan behind a preflight phase (no steps, a gate on every host).
+Plan WithPreflight(Plan plan, const std::vector<std::string>& hosts) {
+  Phase preflight{"preflight", "check", {}, {}, false, hosts, {}, {}};
+  preflight.gate =
+      Gate{GateKind::kPreflight, std::chrono::milliseconds(2000), {}, 0, ""};
+  plan.phases.insert(plan.phases.begin(), preflight);
+  return plan;
+}
+
+void ScriptFacts(FakeHost& h) {
+  char now[64];
+  std::snprintf(now, sizeof now, "%.3f\n",
+                std::chrono::duration<double>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
+  h.Script("date +%s.%N", ExecResult{0, now, ""});
+  h.Script("uname -m", ExecResult{0, "x86_64\n", ""});
+  h.Script("systemctl --version", ExecResult{0, "systemd 252\n", ""});
+  h.Script("ss -Htlnp", ExecResult{0, "", ""});
+}
+
+TEST_F(RunnerTest, PreflightLooksAtEveryHostOnceAndTheSurveyStartsThere) {
+  Plan plan = WithPreflight(MakePlan({"a", "b"}), {"a", "b"});
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt},
+                 GateHost{"b", "10.0.0.2", {}, std::nullopt}}};
+  RunOptions options;
+  options.gate.topology = &topo;
+  options.gate.poll = std::chrono::milliseconds(20);
+  options.gate.settle = std::chrono::milliseconds(0);
+  for (const char* h : {"a", "b"}) ScriptFacts(Host(h));
+  EventLog first;
+  ASSERT_TRUE(RunPlan(plan, first, options).ok);
+
+  log_->Clear();
+  EventLog again;
+  RunSummary s = RunPlan(plan, again, options);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.steps_changed, 0u);
+  for (const char* h : {"a", "b"}) {
+    // The facts were asked once, by the look, before distribute's listing;
+    // the gate took them. The listing came in that same look.
+    int facts = 0, listings = 0;
+    for (const RecordedCall& c : log_->calls(h)) {
+      facts += c.op == "exec" && c.detail == "uname -m";
+      listings += c.op == "sha256";
+    }
+    EXPECT_EQ(facts, 1) << h;
+    EXPECT_EQ(listings, 1) << h;
+    EXPECT_EQ(log_->calls(h).front().op, "sha256") << h;
+  }
+}
+
+TEST_F(RunnerTest, AnUnreachableHostIsTriedOnceAndNamedByPreflight) {
+  Plan plan = WithPreflight(MakePlan({"a", "b"}), {"a", "b"});
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt},
+                 GateHost{"b", "10.0.0.2", {}, std::nullopt}}};
+  RunOptions options;
+  options.gate.topology = &topo;
+  options.gate.poll = std::chrono::milliseconds(20);
+  ScriptFacts(Host("a"));
+  std::atomic<int> connects_b{0};
+  TransportFactory inner = Factory();
+  TransportFactory factory =
+      [&](const std::string& host) -> Result<std::unique_ptr<Transport>> {
+    if (host != "b") return inner(host);
+    ++connects_b;
+    return Fail(ErrorKind::kConnection, "connection refused", "b");
+  };
+  EventLog events;
+  Runner runner(factory, events, options);
+  RunSummary s = runner.Run(plan);
+  ASSERT_FALSE(s.ok);
+  EXPECT_EQ(s.failed_phase, "preflight");
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kConnection);
+  EXPECT_NE(s.error->message.find("b: "), std::string::npos)
+      << s.error->message;
+  EXPECT_EQ(connects_b.load(), 1);
+  EXPECT_TRUE(events.Of("step_started").empty());
+}
+
 TEST_F(RunnerTest, LocalPhaseCallsTheHandlerAndDryRunSkipsIt) {
   Plan plan = MakePlan({"a"});
   Phase pki{"pki", "local", {}, {}, true, {}, {}, {}};
