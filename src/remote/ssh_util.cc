@@ -34,6 +34,31 @@ bool SudoWantsPassword(std::string_view err) {
 
 namespace {
 constexpr std::string_view kStatMarker = "@@hardway-stat@@";
+constexpr std::string_view kClockMarker = "@@hardway-clock@@ ";
+
+// "<mode> <user>:<group> <uid>:<gid>" and what follows it (the path, in the
+// first command's listing; nothing in a keyed one).
+bool ParseStatFields(std::string_view line, RemoteFileInfo& info,
+                     std::string_view* rest) {
+  size_t a = line.find(' ');
+  size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+  if (b == std::string_view::npos) return false;
+  size_t c = line.find(' ', b + 1);
+  if ((rest != nullptr) != (c != std::string_view::npos)) return false;
+  info.mode = std::string(line.substr(0, a));
+  info.owner = std::string(line.substr(a + 1, b - a - 1));
+  info.owner_ids = std::string(line.substr(b + 1, c - b - 1));
+  if (rest != nullptr) *rest = line.substr(c + 1);
+  return true;
+}
+
+Error UnexpectedLine(std::string_view what, std::string_view line) {
+  return Error{ErrorKind::kInternal,
+               "unexpected " + std::string(what) +
+                   " output line: " + std::string(line.substr(0, 120)),
+               {},
+               {}};
+}
 }  // namespace
 
 std::string Sha256ListingCommand(const std::vector<std::string>& paths) {
@@ -45,11 +70,53 @@ std::string Sha256ListingCommand(const std::vector<std::string>& paths) {
          quoted + " 2>/dev/null; true";
 }
 
+std::string KeyedSha256ListingCommand(
+    const std::vector<std::string>& paths,
+    const std::map<std::string, std::string>& known) {
+  // A process costs 5-30 ms on a busy host, so the decisions are the shell's
+  // own builtins (case, set) on one captured stat: no process per file. The
+  // clock comes first, before the stat: a caller trusts a key only for a file
+  // whose ctime is older than that (see Sha256Memo). stat runs before
+  // sha256sum, so a write while hashing leaves a key that never matches again.
+  // stat prints two lines per file, "<key> <path>" and "<mode> <owner>
+  // <ids>": a memo's key is found as a whole line, so "/a/b" cannot match the
+  // line of "/a/b.bak" nor of a path that merely ends in " /a/b".
+  std::string quoted, unknown;
+  size_t n_known = 0;
+  for (const std::string& p : paths) {
+    quoted += " " + ShellQuote(p);
+    if (known.contains(p)) {
+      ++n_known;
+    } else {
+      unknown += " " + ShellQuote(p);
+    }
+  }
+  std::string cmd =
+      "date +'" + std::string(kClockMarker) + "%s.%N'  # sha256 listing of " +
+      std::to_string(paths.size()) + " paths, " + std::to_string(n_known) +
+      " known by stat key\ns=$(stat -L -c '" + std::string(kStatKeyFormat) +
+      " %n\n%a %U:%G %u:%g' --" + quoted + " 2>/dev/null)\nset --" + unknown +
+      "\n";
+  for (const std::string& p : paths) {
+    auto it = known.find(p);
+    if (it == known.end()) continue;
+    cmd += "case \"\n$s\n\" in *" +
+           ShellQuote("\n" + it->second + " " + p + "\n") +
+           "*) ;; *) set -- \"$@\" " + ShellQuote(p) + " ;; esac\n";
+  }
+  cmd += "[ $# -eq 0 ] || sha256sum -- \"$@\" 2>/dev/null\necho " +
+         std::string(kStatMarker) + "\nprintf '%s\\n' \"$s\"\n";
+  return cmd;
+}
+
 Result<std::map<std::string, RemoteFileInfo>> ParseSha256Listing(
-    std::string_view out) {
+    std::string_view out, std::string* clock) {
+  if (clock != nullptr) clock->clear();
   std::map<std::string, RemoteFileInfo> sums;
   std::map<std::string, RemoteFileInfo> stats;
+  bool keyed = false;  // a KeyedSha256ListingCommand's output
   bool in_stat = false;
+  std::optional<std::pair<std::string, std::string>> key_line;  // key, path
   size_t pos = 0;
   while (pos < out.size()) {
     size_t nl = out.find('\n', pos);
@@ -57,6 +124,11 @@ Result<std::map<std::string, RemoteFileInfo>> ParseSha256Listing(
     std::string_view line = out.substr(pos, nl - pos);
     pos = nl + 1;
     if (line.empty()) continue;
+    if (!in_stat && !keyed && sums.empty() && line.starts_with(kClockMarker)) {
+      keyed = true;
+      if (clock != nullptr) *clock = line.substr(kClockMarker.size());
+      continue;
+    }
     if (line == kStatMarker) {
       in_stat = true;
       continue;
@@ -64,25 +136,42 @@ Result<std::map<std::string, RemoteFileInfo>> ParseSha256Listing(
     if (!in_stat) {
       // "<64 hex>  <path>"
       if (line.size() < 67 || line.substr(64, 2) != "  ") {
-        return Fail(ErrorKind::kInternal, "unexpected sha256sum output line: " +
-                                              std::string(line.substr(0, 120)));
+        return std::unexpected(UnexpectedLine("sha256sum", line));
       }
       sums[std::string(line.substr(66))].sha256 =
           std::string(line.substr(0, 64));
-    } else {
+    } else if (!keyed) {
       // "<mode> <user>:<group> <uid>:<gid> <path>"
-      size_t a = line.find(' ');
-      size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
-      size_t c = b == std::string_view::npos ? b : line.find(' ', b + 1);
-      if (c == std::string_view::npos) {
-        return Fail(ErrorKind::kInternal, "unexpected stat output line: " +
-                                              std::string(line.substr(0, 120)));
+      RemoteFileInfo info;
+      std::string_view path;
+      if (!ParseStatFields(line, info, &path)) {
+        return std::unexpected(UnexpectedLine("stat", line));
       }
-      RemoteFileInfo& info = stats[std::string(line.substr(c + 1))];
-      info.mode = std::string(line.substr(0, a));
-      info.owner = std::string(line.substr(a + 1, b - a - 1));
-      info.owner_ids = std::string(line.substr(b + 1, c - b - 1));
+      stats[std::string(path)] = std::move(info);
+    } else if (!key_line) {
+      // "<key> <path>", then its fields on the next line.
+      size_t space = line.find(' ');
+      if (space == 0 || space == std::string_view::npos) {
+        return std::unexpected(UnexpectedLine("stat", line));
+      }
+      key_line.emplace(line.substr(0, space), line.substr(space + 1));
+    } else {
+      RemoteFileInfo& info = stats[key_line->second];
+      if (!ParseStatFields(line, info, nullptr)) {
+        return std::unexpected(UnexpectedLine("stat", line));
+      }
+      info.key = std::move(key_line->first);
+      key_line.reset();
     }
+  }
+  if (key_line) {
+    return Fail(ErrorKind::kInternal,
+                "stat output ended after the key of " + key_line->second);
+  }
+  if (keyed) {
+    // Every file stat found; a sha256 where it was hashed.
+    for (auto& [path, info] : sums) stats[path].sha256 = std::move(info.sha256);
+    return stats;
   }
   for (auto& [path, info] : sums) {
     auto it = stats.find(path);

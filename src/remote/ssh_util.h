@@ -32,15 +32,40 @@ struct RemoteFileInfo {
       mode;  // octal without leading zeros, as stat %a prints ("644", "600")
   std::string owner;      // "root:root"
   std::string owner_ids;  // "0:0"
+  // Only from a keyed listing: the file's stat key (kStatKeyFormat), e.g.
+  // "2259192:1795700692.826535389:1795700692.886535389:1124162".
+  std::string key;
 };
+
+// What a keyed listing prints per file to tell whether it changed: size,
+// mtime and ctime in ns, inode (stat -L). Writing a file's bytes, renaming
+// another file over it, chmod and chown all set its ctime to now, which no
+// user can set back, so a file whose key is unchanged still holds the bytes
+// it held (as git's index and rsync's quick check assume).
+inline constexpr std::string_view kStatKeyFormat = "%s:%.9Y:%.9Z:%i";
 
 // The single remote command that prints sha256 and stat of every path (missing
 // ones silent).
 std::string Sha256ListingCommand(const std::vector<std::string>& paths);
-// Parses its output; paths absent from the output do not exist (or are not
-// readable files).
+
+// The same listing for a caller that remembers sha256 by stat key
+// (Sha256Memo), still one remote call and at most three processes (date,
+// stat, sha256sum): the host's clock first, then one stat of every path with
+// its key, and sha256sum only of the paths whose key is not exactly
+// `known[path]` (the shell compares them; paths must not contain a newline or
+// backslash). Without any path to hash, no sha256sum runs.
+std::string KeyedSha256ListingCommand(
+    const std::vector<std::string>& paths,
+    const std::map<std::string, std::string>& known);
+
+// Parses the output of either command. From Sha256ListingCommand: the paths
+// hashed, with their stat; paths absent from the output do not exist (or are
+// not readable files). From KeyedSha256ListingCommand: every path stat found,
+// with its key, and a sha256 only when it was hashed; `clock` (when not null)
+// gets the host's clock at the start of the listing ("1795700692.826535389";
+// empty for the first command).
 Result<std::map<std::string, RemoteFileInfo>> ParseSha256Listing(
-    std::string_view out);
+    std::string_view out, std::string* clock = nullptr);
 
 // "0644" for 0644.
 std::string OctalMode(uint32_t mode);

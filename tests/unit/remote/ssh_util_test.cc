@@ -42,6 +42,81 @@ TEST(SshUtil, Sha256ListingRoundTrip) {
   EXPECT_TRUE(empty->empty());
 }
 
+TEST(SshUtil, KeyedSha256ListingCommandHashesOnlyUnknownKeys) {
+  std::string cmd =
+      KeyedSha256ListingCommand({"/etc/a b", "/new", "/it's"},
+                                {{"/etc/a b", "3:10.000000001:11.000000002:77"},
+                                 {"/it's", "5:1.000000000:2.000000000:9"},
+                                 {"/not-asked", "1:1.0:1.0:1"}});
+  EXPECT_EQ(
+      cmd,
+      "date +'@@hardway-clock@@ %s.%N'  # sha256 listing of 3 paths, 2 "
+      "known by stat key\n"
+      "s=$(stat -L -c '%s:%.9Y:%.9Z:%i %n\n%a %U:%G %u:%g' -- '/etc/a b' "
+      "'/new' '/it'\\''s' 2>/dev/null)\n"
+      "set -- '/new'\n"
+      "case \"\n$s\n\" in *'\n3:10.000000001:11.000000002:77 /etc/a b\n'*)"
+      " ;; *) set -- \"$@\" '/etc/a b' ;; esac\n"
+      "case \"\n$s\n\" in *'\n5:1.000000000:2.000000000:9 /it'\\''s\n'*)"
+      " ;; *) set -- \"$@\" '/it'\\''s' ;; esac\n"
+      "[ $# -eq 0 ] || sha256sum -- \"$@\" 2>/dev/null\n"
+      "echo @@hardway-stat@@\n"
+      "printf '%s\\n' \"$s\"\n");
+  // Nothing known: every path is hashed, with no case at all.
+  std::string none = KeyedSha256ListingCommand({"/x"}, {});
+  EXPECT_NE(none.find("set -- '/x'\n[ $# -eq 0 ] || sha256sum"),
+            std::string::npos);
+  EXPECT_EQ(none.find("case"), std::string::npos);
+}
+
+TEST(SshUtil, ParsesAKeyedListing) {
+  std::string sha(64, 'b');
+  std::string clock;
+  auto parsed = ParseSha256Listing(
+      "@@hardway-clock@@ 1795700692.900000000\n" + sha +
+          "  /etc/a b\n"
+          "@@hardway-stat@@\n"
+          "6:1795700692.826535389:1795700692.886535389:1124162 /etc/a b\n"
+          "600 root:ssl 0:110\n"
+          "9:1.000000000:2.000000000:33 /usr/bin/kept\n"
+          "755 root:root 0:0\n",
+      &clock);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(clock, "1795700692.900000000");
+  ASSERT_EQ(parsed->size(), 2u);
+  const RemoteFileInfo& hashed = parsed->at("/etc/a b");
+  EXPECT_EQ(hashed.sha256, sha);
+  EXPECT_EQ(hashed.key, "6:1795700692.826535389:1795700692.886535389:1124162");
+  EXPECT_EQ(hashed.mode, "600");
+  EXPECT_EQ(hashed.owner, "root:ssl");
+  EXPECT_EQ(hashed.owner_ids, "0:110");
+  // Listed by stat, not hashed: its mode and owner are still known.
+  const RemoteFileInfo& kept = parsed->at("/usr/bin/kept");
+  EXPECT_EQ(kept.sha256, "");
+  EXPECT_EQ(kept.key, "9:1.000000000:2.000000000:33");
+  EXPECT_EQ(kept.mode, "755");
+  EXPECT_EQ(kept.owner_ids, "0:0");
+
+  // Nothing found at all.
+  auto empty = ParseSha256Listing(
+      "@@hardway-clock@@ 1.000000000\n@@hardway-stat@@\n\n", &clock);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+  EXPECT_EQ(clock, "1.000000000");
+  // A key line without its fields, fields without a key line.
+  EXPECT_FALSE(ParseSha256Listing(
+      "@@hardway-clock@@ 1.0\n@@hardway-stat@@\n1:2.0:3.0:4 /a\n"));
+  EXPECT_FALSE(ParseSha256Listing(
+      "@@hardway-clock@@ 1.0\n@@hardway-stat@@\n1:2.0:3.0:4 /a\n644 a:b "
+      "0:0 /a\n"));
+  // The first command's output says nothing of a clock.
+  auto old = ParseSha256Listing(
+      sha + "  /x\n@@hardway-stat@@\n644 root:root 0:0 /x\n", &clock);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(clock, "");
+  EXPECT_EQ(old->at("/x").key, "");
+}
+
 TEST(SshUtil, Base64AndFingerprint) {
   EXPECT_EQ(SshBase64Encode("hello"), "aGVsbG8=");
   EXPECT_EQ(SshBase64Decode("aGVsbG8="), "hello");
