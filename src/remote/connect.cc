@@ -59,9 +59,10 @@ SshEndpoint BastionEndpoint(const Host& host, const ConnectOptions& options) {
 }
 
 // One attempt, direct or through the bastion.
-Result<std::unique_ptr<Transport>> Attempt(const Host& host,
-                                           const ConnectOptions& options,
-                                           Deadline deadline, bool* retryable) {
+Result<std::unique_ptr<SshTransport>> Attempt(const Host& host,
+                                              const ConnectOptions& options,
+                                              Deadline deadline,
+                                              bool* retryable) {
   SshEndpoint target = TargetEndpoint(host, options);
   if (!host.ssh.bastion) {
     auto fd = TcpConnect(target.address, target.port, deadline, retryable);
@@ -102,7 +103,14 @@ Result<std::unique_ptr<Transport>> ConnectHost(const Host& host,
     ++attempts;
     bool retryable = false;
     auto transport = Attempt(host, options, deadline, &retryable);
-    if (transport) return transport;
+    if (transport) {
+      if (!options.sha256_memo.empty()) {
+        (*transport)
+            ->set_sha256_memo(std::make_unique<Sha256Memo>(
+                Sha256Memo::Load(options.sha256_memo, host.name)));
+      }
+      return std::unique_ptr<Transport>(std::move(*transport));
+    }
     Error e = transport.error();
     auto now = Clock::now();
     if (retryable && now + backoff < deadline) {

@@ -18,6 +18,12 @@ struct ConnectOptions {
   // Ask for a key passphrase on the terminal when HARDWAY_SSH_PASSPHRASE is not
   // set.
   bool allow_prompt = true;
+  // When set, the transport keeps a Sha256Memo of the host in this file
+  // (Sha256MemoFile): a listing hashes only the files whose stat key changed
+  // since hardway last hashed them. For runs that change hosts (`up`), not for
+  // those that must read every byte (`doctor`, `check`). Empty: every listing
+  // hashes every file.
+  std::filesystem::path sha256_memo;
 };
 
 // Errors are kConnection and name the host, address, port and the cause:

@@ -399,15 +399,28 @@ Result<std::string> SshTransport::ListingCommand(
                   "remote path contains a newline or backslash: " + p, host_);
     }
   }
+  if (memo_) return KeyedSha256ListingCommand(paths, memo_->KnownKeys(paths));
   return Sha256ListingCommand(paths);
 }
 
 Result<std::map<std::string, std::string>> SshTransport::AbsorbListing(
     const std::vector<std::string>& paths, std::string_view out) {
-  auto listing = ParseSha256Listing(out);
+  std::string clock;
+  auto listing = ParseSha256Listing(out, &clock);
   if (!listing) {
     return Fail(ErrorKind::kStep, listing.error().message, host_,
                 "the host needs sha256sum and stat (coreutils)");
+  }
+  if (memo_) {
+    size_t known = memo_->KnownKeys(paths).size();
+    size_t hashed = 0;
+    for (const auto& [path, info] : *listing) hashed += !info.sha256.empty();
+    *listing = memo_->Absorb(paths, *listing, clock);
+    spdlog::debug(
+        "{}: listing of {} paths: {} hashed, {} unchanged by stat "
+        "key ({} had a memo entry)",
+        host_, paths.size(), hashed, listing->size() - hashed, known);
+    SaveMemo();
   }
   std::map<std::string, std::string> sums;
   for (auto& [path, info] : *listing) {
@@ -419,6 +432,21 @@ Result<std::map<std::string, std::string>> SshTransport::AbsorbListing(
     if (!listing->count(p)) remote_files_.erase(p);
   }
   return sums;
+}
+
+void SshTransport::ForgetInMemo(const std::vector<std::string>& dests) {
+  if (!memo_) return;
+  bool dropped = false;
+  for (const std::string& d : dests) dropped = memo_->Forget(d) || dropped;
+  if (dropped) SaveMemo();
+}
+
+void SshTransport::SaveMemo() {
+  // The memo only saves work: a run goes on without it.
+  if (auto saved = memo_->Save(); !saved) {
+    spdlog::debug("{}: sha256 memo not saved: {}", host_,
+                  saved.error().ToString());
+  }
 }
 
 Result<std::map<std::string, std::string>> SshTransport::Sha256Of(
@@ -471,6 +499,7 @@ Result<UploadResult> SshTransport::Upload(
       return UploadResult{false, 0};
     }
     // Same bytes, other mode or owner: fix those, send nothing.
+    ForgetInMemo({dest});
     auto fix = Exec("chown -- " + ShellQuote(request.owner) + " " +
                     ShellQuote(dest) + " && chmod " + OctalMode(request.mode) +
                     " -- " + ShellQuote(dest));
@@ -488,6 +517,7 @@ Result<UploadResult> SshTransport::Upload(
   auto source = UploadSource::Open(request.source);
   if (!source) return std::unexpected(source.error());
   const uint64_t size = source->size();
+  ForgetInMemo({dest});
 
   size_t slash = dest.rfind('/');
   std::string dir = slash == 0 ? "/" : dest.substr(0, slash);
@@ -706,6 +736,10 @@ std::vector<Result<UploadResult>> SshTransport::UploadMany(
             "find" +
             dirs + " -maxdepth 1 -name '" + std::string(kUploadTempPrefix) +
             "*' -mmin +10 -exec rm -rf -- {} + 2>/dev/null || true\n";
+
+  std::vector<std::string> dests;
+  for (size_t i : batch) dests.push_back(requests[i].dest);
+  ForgetInMemo(dests);
 
   uint64_t sent = 0;
   InputFn input = [&](LIBSSH2_CHANNEL* ch) -> Result<uint64_t> {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "remote/sha256_memo.h"
 #include "remote/ssh_bastion.h"
 #include "remote/ssh_session.h"
 #include "remote/ssh_util.h"
@@ -65,6 +66,15 @@ class SshTransport : public Transport {
 
   const std::string& user() const { return session_->endpoint().user; }
 
+  // From now on Sha256Of and Inspect hash only the files whose stat key is
+  // not `memo`'s (KeyedSha256ListingCommand), record what they hash in it and
+  // save it after each listing; uploads drop their destinations' entries.
+  // Without a memo (the default) every listing hashes every file.
+  void set_sha256_memo(std::unique_ptr<Sha256Memo> memo) {
+    memo_ = std::move(memo);
+  }
+  Sha256Memo* sha256_memo() { return memo_.get(); }
+
  private:
   // Feeds the command's stdin; returns bytes written or an error. Null: no
   // stdin.
@@ -90,6 +100,10 @@ class SshTransport : public Transport {
   Result<std::string> ListingCommand(const std::vector<std::string>& paths);
   Result<std::map<std::string, std::string>> AbsorbListing(
       const std::vector<std::string>& paths, std::string_view out);
+  // Drops the memo's entries of files about to be written or chmod'ed, and
+  // saves it before the host is touched.
+  void ForgetInMemo(const std::vector<std::string>& dests);
+  void SaveMemo();
   void PumpIncoming();
   bool SyncWithServer();
 
@@ -98,7 +112,8 @@ class SshTransport : public Transport {
       bastion_;  // declared first: destroyed after the session
   std::unique_ptr<SshSession> session_;
   std::map<std::string, RemoteFileInfo>
-      remote_files_;  // from the last Sha256Of
+      remote_files_;                  // from the last Sha256Of
+  std::unique_ptr<Sha256Memo> memo_;  // null: no memo
   // As TlsOptions::timeout, the per-exchange bound of the HTTPS gates.
   std::chrono::milliseconds tunnel_open_timeout_{10'000};
   int opens_abandoned_ = 0;  // tunnel opens given up on (see PumpIncoming)

@@ -1,4 +1,6 @@
 // The SSH transport against real OpenSSH sshd processes on loopback.
+#include "remote/ssh_transport.h"
+
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,6 +19,7 @@
 #include <thread>
 
 #include "remote/connect.h"
+#include "remote/sha256_memo.h"
 #include "remote/ssh_fanout.h"
 #include "remote/ssh_util.h"
 #include "sshd_fixture.h"
@@ -414,6 +417,143 @@ TEST_F(SshTest, InspectListsFilesAndRunsCommandsInOneCall) {
   ASSERT_TRUE(only_paths);
   EXPECT_EQ(only_paths->sha256.size(), 1u);
   EXPECT_TRUE(only_paths->results.empty());
+}
+
+// The stat key the host prints for `path` (the host is this machine).
+std::string LocalStatKey(const std::string& path) {
+  std::string out;
+  Shell("stat -L -c '" + std::string(kStatKeyFormat) + "' -- '" + path + "'",
+        &out);
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// "size:mtime" of a key: what a quick check on size and mtime alone would see.
+std::string SizeAndMtime(const std::string& key) {
+  return key.substr(0, key.find(':', key.find(':') + 1));
+}
+
+TEST_F(SshTest, Sha256MemoSkipsHashingUnchangedFilesOnly) {
+  TempDir state;
+  const auto memo_file = state / "memo" / "sha256-node-0.json";
+  const std::string dest = (sshd_->dir() / "srv" / "memo.bin").string();
+  std::filesystem::create_directories(sshd_->dir() / "srv");
+  ASSERT_EQ(Shell("printf 0123456789 > '" + dest + "'"), 0);
+  const std::string key = LocalStatKey(dest);
+  ASSERT_FALSE(key.empty());
+  // (a) A memo entry with the file's real key and a sha256 that is not the
+  // file's: only a listing that did not hash the file can report it.
+  const std::string wrong(64, 'e');
+  std::filesystem::create_directories(memo_file.parent_path());
+  {
+    std::ofstream(memo_file)
+        << "{\"version\":1,\"host\":\"node-0\",\"files\":{\"" << dest
+        << "\":{\"key\":\"" << key << "\",\"sha256\":\"" << wrong
+        << "\"},\"/gone\":{\"key\":\"1:1.0:1.0:1\",\"sha256\":\"" << wrong
+        << "\"}}}";
+  }
+  ConnectOptions options;
+  options.sha256_memo = memo_file;
+  auto connected = ConnectHost(sshd_->MakeHost("node-0"), options);
+  ASSERT_TRUE(connected) << connected.error().ToString();
+  auto& t = dynamic_cast<SshTransport&>(**connected);
+  Sha256Memo* memo = t.sha256_memo();
+  ASSERT_NE(memo, nullptr);
+  ASSERT_EQ(memo->size(), 2u);
+
+  auto sums = t.Sha256Of({dest, "/gone"});
+  ASSERT_TRUE(sums) << sums.error().ToString();
+  ASSERT_EQ(sums->size(), 1u);
+  EXPECT_EQ(sums->at(dest), wrong);
+  auto inspected = t.Inspect({dest}, {"echo x"});
+  ASSERT_TRUE(inspected) << inspected.error().ToString();
+  EXPECT_EQ(inspected->sha256.at(dest), wrong);
+  EXPECT_EQ(inspected->results.at(0).out, "x\n");
+  EXPECT_FALSE(memo->Find("/gone"));  // missing: dropped, and saved
+  EXPECT_FALSE(Sha256Memo::Load(memo_file, "node-0").Find("/gone"));
+
+  // (b) Same size, mtime put back: only the ctime tells. (The sleep puts
+  // the rewrite in a later tick of the kernel's coarse clock than the
+  // file's creation.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  std::string mtime = key.substr(key.find(':') + 1);
+  mtime = mtime.substr(0, mtime.find(':'));
+  ASSERT_EQ(Shell("printf 9876543210 > '" + dest + "' && touch -d @" + mtime +
+                  " '" + dest + "'"),
+            0);
+  const std::string new_key = LocalStatKey(dest);
+  ASSERT_EQ(SizeAndMtime(new_key), SizeAndMtime(key));
+  ASSERT_NE(new_key, key);
+  // (c) A margin no file's ctime is older than: hashed, nothing recorded.
+  memo->set_racy_margin(std::chrono::hours(24 * 365 * 100));
+  sums = t.Sha256Of({dest});
+  ASSERT_TRUE(sums) << sums.error().ToString();
+  EXPECT_EQ(sums->at(dest), Sha256Hex("9876543210"));
+  EXPECT_FALSE(memo->Find(dest));
+  EXPECT_FALSE(Sha256Memo::Load(memo_file, "node-0").Find(dest));
+  // Margin 0: recorded with the new key, and saved.
+  memo->set_racy_margin(std::chrono::nanoseconds(0));
+  sums = t.Sha256Of({dest});
+  ASSERT_TRUE(sums);
+  EXPECT_EQ(sums->at(dest), Sha256Hex("9876543210"));
+  ASSERT_TRUE(memo->Find(dest));
+  EXPECT_EQ(memo->Find(dest)->key, new_key);
+  Sha256Memo saved = Sha256Memo::Load(memo_file, "node-0");
+  ASSERT_TRUE(saved.Find(dest));
+  EXPECT_EQ(saved.Find(dest)->key, new_key);
+  EXPECT_EQ(saved.Find(dest)->sha256, Sha256Hex("9876543210"));
+
+  // (d) A mode fix (same bytes) drops the entry, as does an upload.
+  UploadRequest req{std::string("9876543210"), dest, 0600, "root:root",
+                    Sha256Hex("9876543210"),   10};
+  auto fixed = t.Upload(req, sums->at(dest));
+  ASSERT_TRUE(fixed) << fixed.error().ToString();
+  EXPECT_TRUE(fixed->changed);
+  EXPECT_EQ(fixed->bytes_sent, 0u);
+  EXPECT_FALSE(memo->Find(dest));
+  EXPECT_FALSE(Sha256Memo::Load(memo_file, "node-0").Find(dest));
+  sums = t.Sha256Of({dest});  // recorded again (margin 0)
+  ASSERT_TRUE(sums);
+  ASSERT_TRUE(memo->Find(dest));
+  req.source = std::string("new bytes");
+  req.sha256 = Sha256Hex("new bytes");
+  auto up = t.Upload(req, sums->at(dest));
+  ASSERT_TRUE(up) << up.error().ToString();
+  EXPECT_EQ(up->bytes_sent, 9u);
+  EXPECT_FALSE(memo->Find(dest));
+  EXPECT_FALSE(Sha256Memo::Load(memo_file, "node-0").Find(dest));
+  sums = t.Sha256Of({dest});
+  ASSERT_TRUE(sums);
+  EXPECT_EQ(sums->at(dest), Sha256Hex("new bytes"));
+  ASSERT_TRUE(memo->Find(dest));
+  // UploadMany too.
+  req.source = std::string("batch bytes");
+  req.sha256 = Sha256Hex("batch bytes");
+  auto many = t.UploadMany({req}, {sums->at(dest)});
+  ASSERT_EQ(many.size(), 1u);
+  ASSERT_TRUE(many[0]) << many[0].error().ToString();
+  EXPECT_FALSE(memo->Find(dest));
+  EXPECT_FALSE(Sha256Memo::Load(memo_file, "node-0").Find(dest));
+  sums = t.Sha256Of({dest});
+  ASSERT_TRUE(sums);
+  EXPECT_EQ(sums->at(dest), Sha256Hex("batch bytes"));
+  // The listing still told the transport the mode: same bytes, same mode,
+  // nothing to do.
+  auto same = t.Upload(req, sums->at(dest));
+  ASSERT_TRUE(same);
+  EXPECT_FALSE(same->changed);
+}
+
+TEST_F(SshTest, WithoutAMemoEveryFileIsHashed) {
+  const std::string dest = (sshd_->dir() / "srv" / "plain.bin").string();
+  std::filesystem::create_directories(sshd_->dir() / "srv");
+  ASSERT_EQ(Shell("printf abc > '" + dest + "'"), 0);
+  auto t = MustConnect(sshd_->MakeHost("node-0"));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(dynamic_cast<SshTransport&>(*t).sha256_memo(), nullptr);
+  auto sums = t->Sha256Of({dest});
+  ASSERT_TRUE(sums);
+  EXPECT_EQ(sums->at(dest), Sha256Hex("abc"));
 }
 
 TEST_F(SshTest, SmallPrivateFileWithOwner) {
