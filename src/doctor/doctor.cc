@@ -609,6 +609,8 @@ int DoctorCommand(const Cluster& cluster, const DoctorCommandOptions& options) {
     const Host* host = cluster.host(name);
     if (!host)
       return Fail(ErrorKind::kInternal, "host not in the inventory", name);
+    // No sha256_memo: doctor reports what the hosts' files hold, so every
+    // file is hashed for real, never taken from what `up` remembered.
     ConnectOptions connect;
     connect.base_dir = cluster.base_dir();
     connect.allow_prompt = isatty(STDIN_FILENO) != 0;

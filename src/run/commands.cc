@@ -14,6 +14,7 @@
 #include "plan/plan_printer.h"
 #include "remote/connect.h"
 #include "remote/recording_transport.h"
+#include "remote/sha256_memo.h"
 #include "run/reset.h"
 #include "run/runner.h"
 
@@ -41,8 +42,13 @@ int Report(const Error& e) {
   return ExitCodeFor(e.kind);
 }
 
-TransportFactory SshFactory(const Cluster& cluster) {
-  return [&cluster](
+// `memo_state_dir`: when set, each host's listings hash only files changed
+// since hardway last hashed them (Sha256Memo in <memo_state_dir>/memo/).
+// `check` passes none: it verifies what the hosts hold, so it reads every
+// byte, as `doctor` does.
+TransportFactory SshFactory(const Cluster& cluster,
+                            std::filesystem::path memo_state_dir = {}) {
+  return [&cluster, memo_state_dir](
              const std::string& name) -> Result<std::unique_ptr<Transport>> {
     const Host* host = cluster.host(name);
     if (!host)
@@ -50,6 +56,8 @@ TransportFactory SshFactory(const Cluster& cluster) {
     ConnectOptions options;
     options.base_dir = cluster.base_dir();
     options.allow_prompt = isatty(STDIN_FILENO) != 0;
+    if (!memo_state_dir.empty())
+      options.sha256_memo = Sha256MemoFile(memo_state_dir, host->name);
     return ConnectHost(*host, options);
   };
 }
@@ -143,7 +151,7 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
           std::make_unique<RecordingTransport>(host, nullptr, log));
     };
   } else {
-    factory = SshFactory(cluster);
+    factory = SshFactory(cluster, options.state_dir);
   }
   g_interrupted = false;
   std::signal(SIGINT, OnSigint);
@@ -264,7 +272,13 @@ int ResetCommand(const Cluster& cluster, const ResetOptions& options) {
       return ExitCodeFor(ErrorKind::kInterrupted);
     }
   }
-  TransportPool pool(SshFactory(cluster));
+  // Reset asks which files exist before removing them: the memo spares it
+  // hashing them. Not when the state dir is gone: reset must not create it.
+  std::error_code ec;
+  TransportPool pool(
+      SshFactory(cluster, std::filesystem::is_directory(options.state_dir, ec)
+                              ? options.state_dir
+                              : std::filesystem::path()));
   std::vector<ResetResult> results = RunReset(targets, pool, options.parallel);
   std::optional<Error> first;
   for (const ResetResult& r : results) {
