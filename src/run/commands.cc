@@ -17,6 +17,7 @@
 #include "remote/sha256_memo.h"
 #include "run/reset.h"
 #include "run/runner.h"
+#include "util/files.h"
 
 namespace hardway {
 namespace {
@@ -153,11 +154,28 @@ int UpCommand(const Cluster& cluster, const UpOptions& options) {
   } else {
     factory = SshFactory(cluster, options.state_dir);
   }
+  // The survey (runner.cc) pays off when hosts are already as the plan wants
+  // them, and is wasted work on a first run or after a failure, where the
+  // first phase changes things: ask for it only after a complete `up`.
+  const std::filesystem::path last_up = options.state_dir / kLastUpFile;
+  std::error_code ec;
+  run.survey = std::filesystem::exists(last_up, ec);
   g_interrupted = false;
   std::signal(SIGINT, OnSigint);
   Runner runner(factory, *reporter, run);
   RunSummary summary = runner.Run(*plan);
   std::signal(SIGINT, SIG_DFL);
+  if (!options.dry_run) {
+    if (summary.ok && options.only.empty() && options.from.empty()) {
+      nlohmann::json j{{"cluster", cluster.name()},
+                       {"duration_ms", summary.duration.count()},
+                       {"steps_changed", summary.steps_changed}};
+      (void)WriteFileAtomic(last_up, j.dump(1) + "\n",
+                            std::filesystem::perms(0644));
+    } else if (!summary.ok) {
+      std::filesystem::remove(last_up, ec);
+    }
+  }
   if (summary.ok) return 0;
   return summary.error ? ExitCodeFor(summary.error->kind)
                        : ExitCodeFor(ErrorKind::kStep);
@@ -280,6 +298,8 @@ int ResetCommand(const Cluster& cluster, const ResetOptions& options) {
                               ? options.state_dir
                               : std::filesystem::path()));
   std::vector<ResetResult> results = RunReset(targets, pool, options.parallel);
+  // The next `up` starts from nothing: no survey (see UpCommand).
+  std::filesystem::remove(options.state_dir / kLastUpFile, ec);
   std::optional<Error> first;
   for (const ResetResult& r : results) {
     std::cout << r.host << ":";

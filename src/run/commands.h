@@ -11,6 +11,10 @@
 
 namespace hardway {
 
+// In the state dir: written when a whole `up` passed every gate, removed when
+// one fails and by `reset`. Its presence turns on the runner's survey.
+inline constexpr const char* kLastUpFile = "last-up.json";
+
 struct UpOptions {
   std::filesystem::path state_dir;
   std::string output = "text";  // text | json

@@ -114,6 +114,9 @@ RunResult ParseRun(const Cmd& cmd) {
   return r;
 }
 
+// The state dir's record of the last complete `up` (it turns on the survey).
+bool LastUpRemembered() { return fs::exists(State() / "last-up.json"); }
+
 RunResult Up(const std::string& extra = "") {
   return ParseRun(Sh(HardwayCmd("up", "--output json " + extra)));
 }
@@ -246,6 +249,8 @@ TEST(E2e, UpKilledAfterEtcdThenNextUpPassesEveryGate) {
   EXPECT_TRUE(run.summary.value("ok", false)) << run.text;
   EXPECT_TRUE(run.Of("gate_failed").empty()) << run.text;
   EXPECT_GE(run.Of("gate_passed").size(), 8u) << run.text;
+  // A complete `up` is remembered: the next one surveys every host at once.
+  EXPECT_TRUE(LastUpRemembered());
 }
 
 TEST(E2e, EtcdAnswersOnlyItsOwnCaOverMutualTls) {
@@ -376,11 +381,13 @@ TEST(E2e, ApiserverFlagItLacksFailsItsGateWithTheJournal) {
   // The stand-in's own words, from the unit's journal.
   EXPECT_NE(run.text.find("unknown flag --no-such-flag"), std::string::npos) << run.text;
   std::printf("bad-flag run failed after %.1f s\n", took);
+  EXPECT_FALSE(LastUpRemembered());  // the next `up` asks phase by phase
 
   // Repair: the same inventory without the bad flag converges again.
   WriteInventory("  extra_args:\n    kube-scheduler:\n      --v: \"3\"\n");
   RunResult repaired = Up();
   EXPECT_EQ(repaired.code, 0) << repaired.text;
+  EXPECT_TRUE(LastUpRemembered());
 }
 
 TEST(E2e, RegeneratedHostKeyIsRefusedWithItsFingerprint) {
@@ -425,6 +432,7 @@ TEST(E2e, ResetLeavesNothingOfOurs) {
 
   Cmd reset = Sh(HardwayCmd("reset", "--yes"));
   ASSERT_EQ(reset.code, 0) << reset.out;
+  EXPECT_FALSE(LastUpRemembered());
   for (const std::string& h : AllHosts()) {
     std::string paths = "/var/lib/etcd /var/lib/kubelet /var/lib/hardway";
     for (const std::string& d : dests[h]) paths += " " + d;
