@@ -128,8 +128,19 @@ Status RunCommand(Transport& t, const Step& step, StepOutcome& o,
     }
     missing = LastLines(before.said, 1);
   }
-  auto r = t.Exec(step.command);
-  if (!r) return std::unexpected(r.error());
+  // The command and, for a checked step, its check again in one round trip
+  // (the check's answer is read only when the command succeeded).
+  std::vector<ExecResult> answers;
+  if (step.check.empty()) {
+    auto r = t.Exec(step.command);
+    if (!r) return std::unexpected(r.error());
+    answers.push_back(std::move(*r));
+  } else {
+    auto r = t.ExecMany({step.command, step.check});
+    if (!r) return std::unexpected(r.error());
+    answers = std::move(*r);
+  }
+  const ExecResult* r = &answers.front();
   // A checked step's command is a small script; its description says more
   // than its text (which `hardway plan` shows).
   const std::string what = step.check.empty() ? "`" + step.command + "`"
@@ -143,8 +154,7 @@ Status RunCommand(Transport& t, const Step& step, StepOutcome& o,
     o.note = "ran";
     return {};
   }
-  auto after = t.Exec(step.check);
-  if (!after) return std::unexpected(after.error());
+  const ExecResult* after = &answers.back();
   if (after->exit_code != 0) {
     return Fail(ErrorKind::kStep,
                 what + " ran, but its check still fails" + said(*after), host,
