@@ -3,7 +3,8 @@
 #   bench/ssh.sh            (needs root, a build in $HARDWAY_BUILD_DIR or ./build with the
 #                            ssh_bench target, and the Debian packages openssh-server, pssh)
 # Prints each figure and the ratio peer/hardway (> 1: hardway is faster / sends less).
-# ONLY=connect|exec|upload runs one section; HOSTS, COMMANDS, UPLOAD_MB, UPLOAD_HOSTS resize.
+# ONLY=connect|exec|upload|listing runs one section; HOSTS, COMMANDS, UPLOAD_MB, UPLOAD_HOSTS,
+# LISTING_HOSTS resize.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${HARDWAY_BUILD_DIR:-$here/build}"
@@ -13,6 +14,7 @@ hosts_n="${HOSTS:-16}"
 commands_n="${COMMANDS:-20}"
 upload_mb="${UPLOAD_MB:-400}"
 upload_hosts="${UPLOAD_HOSTS:-4}"
+listing_hosts="${LISTING_HOSTS:-5}"
 
 work="$(mktemp -d /tmp/hardway-bench-ssh.XXXXXX)"
 cleanup() { "$here/bench/sshd-loopback.sh" stop "$work"; rm -rf "$work"; }
@@ -80,4 +82,21 @@ echo "== re-upload of the unchanged file to $upload_hosts hosts: bytes sent"
 out=$("$bench" "$work/hosts-upload" "$key" "$kh" upload "$work/big.bin" "$work/home-%p/hw-big.bin")
 pscp_bytes=$((upload_hosts * (upload_mb << 20)))  # scp always sends the whole file
 echo "   parallel-scp: ${pscp_bytes} bytes   hardway: $(bytes_of "$out") bytes in $(secs_of "$out") s"
+fi
+
+if want listing; then
+echo "== re-run listing: sha256 of 6 files (64 MB, binaries' sizes) on $listing_hosts hosts at once"
+head -n "$listing_hosts" "$work/hosts" >"$work/hosts-listing"
+mkdir -p "$work/bin"
+files=()
+for mb in 24 16 12 6 4 2; do
+  head -c "$((mb << 20))" /dev/urandom >"$work/bin/f$mb"
+  files+=("$work/bin/f$mb")
+done
+sleep 0.2  # older than the memo's racy margin (100 ms), as a re-run's files are
+out=$("$bench" "$work/hosts-listing" "$key" "$kh" listing - 5 "${files[@]}")
+plain_s=$(secs_of "$out")
+out=$("$bench" "$work/hosts-listing" "$key" "$kh" listing "$work/state" 5 "${files[@]}")
+memo_s=$(secs_of "$out")
+echo "   hashing every file: ${plain_s} s   stat-keyed memo: ${memo_s} s   ratio: $(ratio "$plain_s" "$memo_s")x"
 fi

@@ -13,6 +13,13 @@
 //                                                      session (our upload
 //                                                      channel, libssh2 SCP,
 //                                                      libssh2 SFTP)
+//   ssh_bench HOSTS KEY KNOWN_HOSTS listing MEMO_DIR ROUNDS FILE...
+//                                                      Sha256Of(FILEs) on all
+//                                                      hosts at once, ROUNDS
+//                                                      times after one untimed
+//                                                      round; MEMO_DIR "-": no
+//                                                      Sha256Memo. Seconds are
+//                                                      per round
 // HOSTS is a file of "127.0.0.1:PORT" lines. Prints "seconds=S bytes_sent=B".
 #include <fcntl.h>
 #include <libssh2_sftp.h>
@@ -29,6 +36,7 @@
 #include <vector>
 
 #include "remote/connect.h"
+#include "remote/sha256_memo.h"
 #include "remote/ssh_session.h"
 #include "remote/ssh_transport.h"
 #include "util/sha256.h"
@@ -157,6 +165,45 @@ int Transfer(const Host& h, const std::string& file, const std::string& dest) {
   return 0;
 }
 
+// The re-run's listing: every host lists the same files at once (the hosts
+// of bench/sshd-loopback.sh share this machine's disk and cores, as the
+// testbed's containers do). The untimed first round fills the memo.
+int Listing(const std::vector<Host>& hosts, const std::string& memo_dir,
+            int rounds, const std::vector<std::string>& files) {
+  std::vector<std::unique_ptr<Transport>> transports;
+  for (const Host& h : hosts) {
+    ConnectOptions options;
+    if (memo_dir != "-") options.sha256_memo = Sha256MemoFile(memo_dir, h.name);
+    auto t = ConnectHost(h, options);
+    if (!t) {
+      std::cerr << t.error().ToString() << "\n";
+      return 1;
+    }
+    transports.push_back(std::move(*t));
+  }
+  std::atomic<int> failures{0};
+  auto round = [&] {
+    std::vector<std::thread> threads;
+    for (auto& t : transports) {
+      threads.emplace_back([&] {
+        auto sums = t->Sha256Of(files);
+        if (!sums || sums->size() != files.size()) {
+          std::cerr << (sums ? "files missing" : sums.error().ToString())
+                    << "\n";
+          ++failures;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  };
+  round();
+  auto start = Clock::now();
+  for (int i = 0; i < rounds; ++i) round();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("seconds=%.3f bytes_sent=0\n", secs / rounds);
+  return failures > 0 ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -182,6 +229,10 @@ int main(int argc, char** argv) {
   std::string mode = argv[4];
   if (mode == "transfer" && argc >= 7 && !hosts.empty())
     return Transfer(hosts[0], argv[5], argv[6]);
+  if (mode == "listing" && argc >= 8) {
+    return Listing(hosts, argv[5], std::stoi(argv[6]),
+                   std::vector<std::string>(argv + 7, argv + argc));
+  }
   std::atomic<uint64_t> bytes{0};
   std::atomic<int> failures{0};
   auto start = Clock::now();
