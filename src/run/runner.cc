@@ -876,11 +876,15 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
         break;
       }
       case StepKind::kRun: {
+        // The look's answer stands while nothing changed on this host. After
+        // a change, a "missing" still stands (the command is idempotent, and
+        // its check must pass after it, so at worst it runs once for
+        // nothing); only an "in place" is asked again, since the change may
+        // have undone it.
         auto pre = seen->checks.find(&step);
-        auto r = RunCommand(t, step, o,
-                            pre != seen->checks.end() && !changed_before
-                                ? &pre->second
-                                : nullptr);
+        const bool usable = pre != seen->checks.end() &&
+                            (!changed_before || pre->second.exit_code != 0);
+        auto r = RunCommand(t, step, o, usable ? &pre->second : nullptr);
         if (!r) {
           err = r.error();
           if (err->where.empty()) err->where = host;

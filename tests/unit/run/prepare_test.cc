@@ -139,21 +139,15 @@ class PrepareTest : public ::testing::Test {
   }
 
   // The host is not prepared: each check fails until its step's command ran.
-  // A check is looked at once with all the phase's checks at its start; a
-  // step after a file changed looks again before deciding (the file may be
-  // what it checks); then once more after its command.
+  // A check is looked at once with all the phase's checks at its start; its
+  // "missing" stands even after a file changed (the command is idempotent);
+  // then it is asked once more after its command.
   void Unprepared(const std::string& host) {
-    bool files_before = false;
     for (const Step& s : plan_.phase("prepare")->steps) {
-      if (s.host != host) continue;
-      if (s.kind == StepKind::kUpload || s.kind == StepKind::kRender)
-        files_before = true;
-      if (s.check.empty()) continue;
-      ExecResult missing{1, "", s.description + " missing\n"};
-      std::vector<ExecResult> looks{missing};
-      if (files_before) looks.push_back(missing);
-      looks.push_back(ExecResult{0, "", ""});
-      Host(host).Script(s.check, looks);
+      if (s.host != host || s.check.empty()) continue;
+      Host(host).Script(s.check,
+                        {ExecResult{1, "", s.description + " missing\n"},
+                         ExecResult{0, "", ""}});
     }
   }
 
@@ -189,9 +183,8 @@ TEST_F(PrepareTest, ExactCommandsOnAWorkerAndAController) {
   const std::string modules = "/etc/modules-load.d/hardway.conf";
   const std::string sysctls = "/etc/sysctl.d/99-kubernetes.conf";
   auto checked = [](const Step& st) {
-    // Check fails, the command runs, the check passes.
-    return std::vector<std::string>{"exec " + st.check, "exec " + st.command,
-                                    "exec " + st.check};
+    // The first look said missing: the command runs, the check passes.
+    return std::vector<std::string>{"exec " + st.command, "exec " + st.check};
   };
   auto expect = [&](const std::string& host,
                     const std::vector<std::string>& steps) {
@@ -207,7 +200,8 @@ TEST_F(PrepareTest, ExactCommandsOnAWorkerAndAController) {
     want.insert(want.end(), {"exec " + mkdir.command, "exec " + mkdir.check,
                              "upload-many " + modules + " " + sysctls,
                              "upload " + modules, "upload " + sysctls});
-    // ...but the uploads changed the host, so each step checks again.
+    // The uploads changed the host, but a "missing" still stands: each step
+    // runs its command and checks once after it.
     for (const std::string& what : steps) {
       auto c = checked(StepOf(host, what));
       want.insert(want.end(), c.begin(), c.end());

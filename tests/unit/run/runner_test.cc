@@ -846,6 +846,35 @@ TEST_F(RunnerTest, ALaterPhaseAsksAgainOnceSomethingChanged) {
   EXPECT_EQ(s.steps_changed, 1u);  // the new /etc/one.conf only
 }
 
+TEST_F(RunnerTest, AfterAChangeAStaleInPlaceIsAskedAgain) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(TwoCheckedPhases(), e1).ok);
+  // /etc/one.conf changes before fix-1. The look said check-1 passes; asked
+  // again after the change it fails, so fix-1 runs.
+  Host("a").Script("check-1", {ExecResult{0, "", ""}, ExecResult{1, "", ""},
+                               ExecResult{0, "", ""}});
+  Host("a").Script("check-2", ExecResult{0, "", ""});
+  log_->Clear();
+  EventLog e2;
+  ASSERT_TRUE(RunPlan(TwoCheckedPhases("v2\n"), e2).ok);
+  EXPECT_EQ(Count(*log_, "exec", "check-1"), 3);
+  EXPECT_EQ(Count(*log_, "exec", "fix-1"), 1);
+}
+
+TEST_F(RunnerTest, AfterAChangeAStaleMissingStillStands) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(TwoCheckedPhases(), e1).ok);
+  // The look said check-1 fails: that stands after /etc/one.conf changed,
+  // fix-1 runs without asking first, and its check is asked once after it.
+  Host("a").Script("check-1", {ExecResult{1, "", ""}, ExecResult{0, "", ""}});
+  Host("a").Script("check-2", ExecResult{0, "", ""});
+  log_->Clear();
+  EventLog e2;
+  ASSERT_TRUE(RunPlan(TwoCheckedPhases("v2\n"), e2).ok);
+  EXPECT_EQ(Count(*log_, "exec", "check-1"), 2);
+  EXPECT_EQ(Count(*log_, "exec", "fix-1"), 1);
+}
+
 std::vector<std::string> Execs(const CallLog& log) {
   std::vector<std::string> out;
   for (const RecordedCall& c : log.calls("a")) {
