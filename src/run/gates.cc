@@ -30,6 +30,9 @@ namespace fs = std::filesystem;
 
 constexpr int kEtcdClientPort = 2379;
 constexpr int kApiserverPort = 6443;
+// Added to a check's own retry_in: waking a hair late costs nothing, waking
+// early costs one more look.
+constexpr std::chrono::milliseconds kRetryMargin{10};
 
 // One thing to check for one host, through the transport of `via` (empty:
 // local).
@@ -162,9 +165,18 @@ class UnitWatch {
                   .count();
       if (!up_long_enough_by_systemd &&
           (seen.polls < 2 || now - seen.since < settle_)) {
-        return Failv(host,
-                     unit + ": active, waiting to see it stay up" + restarts,
-                     unit);
+        GateVerdict v =
+            Failv(host, unit + ": active, waiting to see it stay up" + restarts,
+                  unit);
+        // By systemd's clock the unit will have been up long enough in
+        // exactly this long: look again then, not a poll later.
+        if (snapshot.host_now_us > 0 && s.active_enter_us > 0) {
+          auto up = std::chrono::microseconds(snapshot.host_now_us -
+                                              s.active_enter_us);
+          v.retry_in = std::chrono::ceil<std::chrono::milliseconds>(
+              std::max(settle_ - up, std::chrono::microseconds(0)));
+        }
+        return v;
       }
       ok.push_back(unit + " active (" + s.sub_state + ")");
     }
@@ -1192,8 +1204,14 @@ GateReport RunGate(const Phase& phase, const GateContext& ctx,
       if (all || hopeless || Clock::now() >= deadline || Interrupted(c)) break;
       auto poll = std::max<long>(c.poll.count(), 2);
       std::uniform_int_distribution<long> jitter(poll / 2, poll);
-      auto wake = std::min(
-          Clock::now() + std::chrono::milliseconds(jitter(rng)), deadline);
+      auto wait = std::chrono::milliseconds(jitter(rng));
+      // A check that knows when it can pass (retry_in) is looked at then:
+      // the settle window ends on systemd's clock, not on our poll's.
+      for (Probe* p : group) {
+        if (!p->done && p->last.retry_in > std::chrono::milliseconds(0))
+          wait = std::min(wait, p->last.retry_in + kRetryMargin);
+      }
+      auto wake = std::min(Clock::now() + wait, deadline);
       while (Clock::now() < wake && !Interrupted(c)) {
         std::this_thread::sleep_for(std::min<Clock::duration>(
             wake - Clock::now(), std::chrono::milliseconds(50)));

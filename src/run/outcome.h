@@ -41,6 +41,10 @@ struct GateVerdict {
   // Waiting longer cannot help (a unit crash-looped several times while the
   // gate watched it): the gate fails now instead of at its deadline.
   bool hopeless = false;
+  // When this check cannot pass sooner than a known time from now (a unit
+  // that must stay up a little longer, by systemd's own clock): the gate's
+  // next look waits that long instead of its usual poll, and not longer.
+  std::chrono::milliseconds retry_in{0};
   std::string
       diagnostics;  // on failure: systemctl status + journal of the unit
 };

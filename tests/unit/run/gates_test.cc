@@ -647,6 +647,42 @@ TEST_F(GatesTest, UnitUpLongerThanSettleByItsOwnTimestampPassesAtOnce) {
             std::chrono::milliseconds(1000));
 }
 
+TEST_F(GatesTest, UnitGateLooksAgainWhenSystemdSaysTheUnitWillHaveSettled) {
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
+  Phase phase{"p", "", {}, {}, false, {"a"}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kUnitActive, std::chrono::seconds(6), {"etcd"}, 0, ""};
+  auto snapshot = [](const std::string& uptime) {
+    return ExecResult{0,
+                      uptime +
+                          " 9000.00\nLoadState=loaded\nActiveState=active\n"
+                          "SubState=running\nNRestarts=0\n"
+                          "ActiveEnterTimestampMonotonic=4999900000\n",
+                      ""};
+  };
+  // Up 0.1 s at the first look, 1.1 s at the second.
+  auto fake = std::make_shared<FakeHost>();
+  fake->Script("systemctl show", {snapshot("5000.00"), snapshot("5001.00")});
+  TransportPool pool(
+      [fake](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+        return std::unique_ptr<Transport>(
+            std::make_unique<RecordingTransport>(h, fake));
+      });
+  GateContext ctx;
+  ctx.topology = &topo;
+  ctx.state_dir = state_;
+  ctx.transports = &pool;
+  // A poll longer than the deadline: only the unit's own "0.9 s to go" can
+  // bring the second look before it.
+  ctx.poll = std::chrono::seconds(60);
+  ctx.settle = std::chrono::milliseconds(1000);
+  auto start = std::chrono::steady_clock::now();
+  GateReport r = RunGate(phase, ctx);
+  EXPECT_TRUE(r.ok) << FormatGateFailure(r);
+  EXPECT_EQ(r.attempts, 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
 TEST(ParseUnitSnapshot, UptimeLineThenBlocks) {
   UnitSnapshot s = ParseUnitSnapshot(
       "123.45 678.90\nActiveState=active\nActiveEnterTimestampMonotonic=42\n\n"
