@@ -3,7 +3,8 @@
 # 2 workers), then the no-change re-run. Needs root and a built tree (scripts/demo.sh builds
 # and boots everything; this script reuses its folders).
 #   bench/testbed-up.sh            # uses build/ and /var/tmp/hardway-demo
-# Prints both times from hardway's own JSON summary (duration_ms).
+# Prints both times from hardway's own JSON summary (duration_ms), and two peers measured in
+# the same run: the re-run without the survey, and `hardway exec -- true` on every host.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${HARDWAY_BUILD_DIR:-$here/build}"
@@ -18,8 +19,20 @@ field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 "$hw" reset -i "$inventory" --yes >/dev/null
 first=$("$hw" up -i "$inventory" --output json | summary)
 again=$("$hw" up -i "$inventory" --output json | summary)
+# The peer, in the same run: the same re-run asking phase by phase, as `up` does when the
+# state dir does not say that the last whole `up` passed (no last-up.json: no survey).
+rm -f "$(dirname "$inventory")"/state/*/last-up.json
+per_phase=$("$hw" up -i "$inventory" --output json | summary)
+# The floor, in the same run: connect to every host and run `true` (SSH handshake, sshd's
+# session and PAM, one shell), which any re-run pays before it can learn anything.
+floor_start=$(date +%s%N)
+"$hw" exec -i "$inventory" -- true >/dev/null
+floor_ms=$((($(date +%s%N) - floor_start) / 1000000))
 printf 'up from nothing to all gates green: %s ms (%s bytes uploaded)\n' \
   "$(field duration_ms <<<"$first")" "$(field bytes_uploaded <<<"$first")"
 printf 'no-change re-run:                    %s ms (%s bytes uploaded, %s units restarted)\n' \
   "$(field duration_ms <<<"$again")" "$(field bytes_uploaded <<<"$again")" \
   "$(field units_restarted <<<"$again")"
+printf 'the same, phase by phase (peer):     %s ms (survey off)\n' \
+  "$(field duration_ms <<<"$per_phase")"
+printf 'connect to every host, run true:     %s ms (the floor of any re-run)\n' "$floor_ms"
