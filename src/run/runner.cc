@@ -412,8 +412,8 @@ struct Runner::PhaseRun {
   // check passing), and hosts where a step changed something.
   std::set<std::string> hosts_verified;
   std::set<std::string> hosts_changed;
-  // Each unit's UnitStateCommand output from the phase's start, on hosts where
-  // the phase then changed nothing: the unit gate's first look.
+  // Each unit's state as the phase's look saw it, on hosts where the phase
+  // then changed nothing: the unit gate's first look.
   std::map<std::string, std::map<std::string, UnitSnapshot>> unit_states;
   // No step had changed anything on any host when this phase started: what
   // the survey found for it still stands.
