@@ -211,16 +211,22 @@ TEST_F(GatesTest, NothingListening) {
             std::string::npos);
 }
 
+// Every host is `fake` (its calls recorded in `log` when given).
+TransportFactory AllHostsAre(std::shared_ptr<FakeHost> fake,
+                             std::shared_ptr<CallLog> log = nullptr) {
+  return
+      [fake, log](const std::string& h) -> Result<std::unique_ptr<Transport>> {
+        return std::unique_ptr<Transport>(
+            std::make_unique<RecordingTransport>(h, fake, log));
+      };
+}
+
 // Runs a gate for `phase` against hosts that all share host_'s tunnels.
 GateReport RunWith(const Phase& phase, const Topology& topo,
                    const fs::path& state, std::shared_ptr<FakeHost> fake,
                    std::chrono::milliseconds timeout,
                    const std::string& manifest = {}) {
-  TransportPool pool(
-      [fake](const std::string& h) -> Result<std::unique_ptr<Transport>> {
-        return std::unique_ptr<Transport>(
-            std::make_unique<RecordingTransport>(h, fake));
-      });
+  TransportPool pool(AllHostsAre(fake));
   GateContext ctx;
   ctx.topology = &topo;
   ctx.state_dir = state;
@@ -616,11 +622,7 @@ TEST_F(GatesTest, UnitUpLongerThanSettleByItsOwnTimestampPassesAtOnce) {
         ""};
   };
   auto run = [&](std::shared_ptr<FakeHost> fake) {
-    TransportPool pool(
-        [fake](const std::string& h) -> Result<std::unique_ptr<Transport>> {
-          return std::unique_ptr<Transport>(
-              std::make_unique<RecordingTransport>(h, fake));
-        });
+    TransportPool pool(AllHostsAre(fake));
     GateContext ctx;
     ctx.topology = &topo;
     ctx.state_dir = state_;
@@ -663,11 +665,7 @@ TEST_F(GatesTest, UnitGateLooksAgainWhenSystemdSaysTheUnitWillHaveSettled) {
   // Up 0.1 s at the first look, 1.1 s at the second.
   auto fake = std::make_shared<FakeHost>();
   fake->Script("systemctl show", {snapshot("5000.00"), snapshot("5001.00")});
-  TransportPool pool(
-      [fake](const std::string& h) -> Result<std::unique_ptr<Transport>> {
-        return std::unique_ptr<Transport>(
-            std::make_unique<RecordingTransport>(h, fake));
-      });
+  TransportPool pool(AllHostsAre(fake));
   GateContext ctx;
   ctx.topology = &topo;
   ctx.state_dir = state_;
@@ -750,11 +748,7 @@ TEST_F(GatesTest, Preflight) {
 
   GateContext ctx;
   auto arm = fake(0, ours, "aarch64");
-  TransportPool pool(
-      [arm](const std::string& h) -> Result<std::unique_ptr<Transport>> {
-        return std::unique_ptr<Transport>(
-            std::make_unique<RecordingTransport>(h, arm));
-      });
+  TransportPool pool(AllHostsAre(arm));
   ctx.topology = &topo;
   ctx.transports = &pool;
   ctx.expected_arch = "x86_64";
@@ -829,11 +823,7 @@ TEST_F(GatesTest, GateTakesTheRunsOwnAnswersForItsFirstCheckOnly) {
   f->Script("ip route",
             ExecResult{0, "10.200.1.0/24 via 10.0.0.11 dev eth0\n", ""});
   auto log = std::make_shared<CallLog>();
-  TransportPool pool(
-      [f, log](const std::string& h) -> Result<std::unique_ptr<Transport>> {
-        return std::unique_ptr<Transport>(
-            std::make_unique<RecordingTransport>(h, f, log));
-      });
+  TransportPool pool(AllHostsAre(f, log));
   GateContext ctx;
   ctx.topology = &topo;
   ctx.transports = &pool;
@@ -975,11 +965,7 @@ TEST_F(GatesTest, PkiValidChecksTheCertificateTable) {
       Gate{GateKind::kPkiValid, std::chrono::milliseconds(50), {}, 0, ""};
   Topology topo;
   auto run = [&](const Cluster* c) {
-    TransportPool pool(
-        [this](const std::string& h) -> Result<std::unique_ptr<Transport>> {
-          return std::unique_ptr<Transport>(
-              std::make_unique<RecordingTransport>(h, host_));
-        });
+    TransportPool pool(AllHostsAre(host_));
     GateContext ctx;
     ctx.topology = &topo;
     ctx.cluster = c;
