@@ -43,6 +43,9 @@ struct Probe {
   std::function<GateVerdict(Transport*)> check;
   GateVerdict last;
   bool done = false;
+  // Not looked at again before this: the last verdict said when it can pass
+  // (retry_in), and a look before then could only say "not yet".
+  Clock::time_point next_look{};
 };
 
 GateVerdict Pass(std::string host, std::string detail) {
@@ -1194,24 +1197,32 @@ GateReport RunGate(const Phase& phase, const GateContext& ctx,
       bool hopeless = false;
       for (Probe* p : group) {
         if (p->done) continue;
-        if (via.empty() || t) {
+        if ((via.empty() || t) && Clock::now() >= p->next_look) {
           p->last = p->check(t);
           p->done = p->last.ok;
           hopeless = hopeless || p->last.hopeless;
+          p->next_look = p->last.retry_in > std::chrono::milliseconds(0)
+                             ? Clock::now() + p->last.retry_in + kRetryMargin
+                             : Clock::time_point{};
         }
         all = all && p->done;
       }
       if (all || hopeless || Clock::now() >= deadline || Interrupted(c)) break;
       auto poll = std::max<long>(c.poll.count(), 2);
       std::uniform_int_distribution<long> jitter(poll / 2, poll);
-      auto wait = std::chrono::milliseconds(jitter(rng));
-      // A check that knows when it can pass (retry_in) is looked at then:
-      // the settle window ends on systemd's clock, not on our poll's.
+      // A check that knows when it can pass (retry_in) is looked at then and
+      // not before: the settle window ends on systemd's clock, not on our
+      // poll's, and every look is a remote call. A unit that dies meanwhile is
+      // seen at that look, at most one settle window later.
+      auto wake = Clock::time_point::max();
       for (Probe* p : group) {
-        if (!p->done && p->last.retry_in > std::chrono::milliseconds(0))
-          wait = std::min(wait, p->last.retry_in + kRetryMargin);
+        if (p->done) continue;
+        wake = std::min(
+            wake, p->next_look != Clock::time_point{}
+                      ? p->next_look
+                      : Clock::now() + std::chrono::milliseconds(jitter(rng)));
       }
-      auto wake = std::min(Clock::now() + wait, deadline);
+      wake = std::min(wake, deadline);
       while (Clock::now() < wake && !Interrupted(c)) {
         std::this_thread::sleep_for(std::min<Clock::duration>(
             wake - Clock::now(), std::chrono::milliseconds(50)));

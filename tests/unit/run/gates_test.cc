@@ -681,6 +681,45 @@ TEST_F(GatesTest, UnitGateLooksAgainWhenSystemdSaysTheUnitWillHaveSettled) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+TEST_F(GatesTest, UnitGateDoesNotLookBeforeSystemdSaysTheUnitCanHaveSettled) {
+  Topology topo{{GateHost{"a", "10.0.0.1", {}, std::nullopt}}};
+  Phase phase{"p", "", {}, {}, false, {"a"}, {}, {}};
+  phase.gate =
+      Gate{GateKind::kUnitActive, std::chrono::seconds(6), {"etcd"}, 0, ""};
+  auto snapshot = [](const std::string& uptime) {
+    return ExecResult{0,
+                      uptime +
+                          " 9000.00\nLoadState=loaded\nActiveState=active\n"
+                          "SubState=running\nNRestarts=0\n"
+                          "ActiveEnterTimestampMonotonic=4999900000\n",
+                      ""};
+  };
+  // Up 0.1 s at the first look; the second look's answer says 1.1 s, so a
+  // look that came early (a poll later) would pass at once.
+  auto fake = std::make_shared<FakeHost>();
+  fake->Script("systemctl show", {snapshot("5000.00"), snapshot("5001.00")});
+  auto log = std::make_shared<CallLog>();
+  TransportPool pool(AllHostsAre(fake, log));
+  GateContext ctx;
+  ctx.topology = &topo;
+  ctx.state_dir = state_;
+  ctx.transports = &pool;
+  ctx.poll = std::chrono::milliseconds(10);
+  ctx.settle = std::chrono::milliseconds(1000);
+  auto start = std::chrono::steady_clock::now();
+  GateReport r = RunGate(phase, ctx);
+  EXPECT_TRUE(r.ok) << FormatGateFailure(r);
+  EXPECT_EQ(r.attempts, 2);
+  // The second look waited for the unit's own "0.9 s to go", not the 10 ms
+  // poll.
+  EXPECT_GE(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(900));
+  int looks = 0;
+  for (const RecordedCall& c : log->calls())
+    looks += c.detail.find("systemctl show") != std::string::npos;
+  EXPECT_EQ(looks, 2);
+}
+
 TEST(ParseUnitSnapshot, UptimeLineThenBlocks) {
   UnitSnapshot s = ParseUnitSnapshot(
       "123.45 678.90\nActiveState=active\nActiveEnterTimestampMonotonic=42\n\n"
