@@ -827,6 +827,13 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
   };
 
   bool changed_before = false;  // a step of this host changed something
+  // ... other than starting or restarting a unit. Those change no unit file
+  // and no other unit's state that a later systemd step acts on (a unit that
+  // another one pulled in runs with the files already in place), so the
+  // phase's look at the units stays true for the next systemd step, except
+  // that a daemon-reload has since loaded every unit file.
+  bool changed_files = false;
+  bool reloaded = false;  // a systemd step of this host ran daemon-reload
   for (size_t si = 0; si < steps.size(); ++si) {
     const Step& step = *steps[si];
     if (Interrupted())
@@ -893,10 +900,16 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
       }
       case StepKind::kSystemd: {
         auto state = seen->units.find(step.unit);
+        std::optional<UnitState> known;
+        if (state != seen->units.end() && !changed_files) {
+          known = state->second.units.front();
+          if (reloaded) {
+            known->need_daemon_reload = false;
+            if (known->load_state == "not-found") known->load_state = "loaded";
+          }
+        }
         o = RunSystemd(t, step, pending.contains(step.unit),
-                       state != seen->units.end() && !changed_before
-                           ? &state->second.units.front()
-                           : nullptr);
+                       known ? &*known : nullptr, reloaded);
         if (!o.ok)
           err = Error{ErrorKind::kStep, o.note, host,
                       "see `systemctl status " + step.unit + "` on the host"};
@@ -909,6 +922,8 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     }
     o.duration = Since(t0);
     changed_before = changed_before || o.changed;
+    changed_files =
+        changed_files || (o.changed && step.kind != StepKind::kSystemd);
     run.Record(step, o, err);
     reporter_.StepFinished(step, o, index, total_);
     if (!o.ok) return;  // the rest of this host's steps depend on this one
@@ -972,7 +987,7 @@ Result<std::shared_ptr<HostFindings>> Runner::LookAt(const Phase& phase,
 }
 
 StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending,
-                               const UnitState* known) {
+                               const UnitState* known, bool& reloaded) {
   StepOutcome o;
   const std::string service = step.unit + ".service";
   UnitState s;
@@ -1033,6 +1048,7 @@ StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending,
     return o;
   }
   o.changed = true;
+  reloaded = reloaded || reload;
   return o;
 }
 

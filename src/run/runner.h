@@ -104,10 +104,10 @@ class Runner {
   Result<std::shared_ptr<HostFindings>> LookAt(const Phase& phase,
                                                const std::string& host,
                                                Transport& t, PhaseRun& run);
-  // `known`: the unit's state when the phase's start already asked and
-  // nothing changed since; null: ask now.
+  // `known`: the unit's state as the phase's start asked it, still true (see
+  // the caller); null: ask now. Sets `reloaded` when it ran daemon-reload.
   StepOutcome RunSystemd(Transport& t, const Step& step, bool pending,
-                         const UnitState* known);
+                         const UnitState* known, bool& reloaded);
   Status ApplyRbac(const Plan& plan, const Phase& phase, PhaseRun& run);
   bool Interrupted() const {
     return options_.interrupted && options_.interrupted->load();

@@ -297,6 +297,71 @@ TEST_F(RunnerTest, UnitFileChangeRestartsEvenWhenNotInWatch) {
   EXPECT_EQ(Host("a").units["app"].stale_starts, 0);
 }
 
+// Two units whose files change in one phase, started by two systemd steps of
+// the next.
+Plan TwoUnitsPlan(const std::string& flag) {
+  Plan plan;
+  plan.cluster = "test";
+  Phase distribute{"distribute", "files", {}, {}, false, {"a"}, {}, {}};
+  Phase start{"start", "units", {"distribute"}, {}, false, {"a"}, {}, {}};
+  for (const char* unit : {"app", "web"}) {
+    distribute.steps.push_back(
+        Render("distribute", "a",
+               std::string("/etc/systemd/system/") + unit + ".service",
+               "[Service]\nExecStart=/" + std::string(unit) + flag + "\n"));
+    start.steps.push_back(Systemd("start", "a", unit, {}));
+  }
+  plan.phases = {distribute, start};
+  return plan;
+}
+
+TEST_F(RunnerTest, StartingOneUnitLeavesThePhasesLookAtTheNextOneStanding) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(TwoUnitsPlan(""), e1).ok);
+  int reloads_before = Host("a").daemon_reloads;
+  log_->Clear();
+  EventLog e2;
+  RunSummary s = RunPlan(TwoUnitsPlan(" --new-flag"), e2);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.units_restarted, 2);
+  // The phase's look said both need a daemon-reload; the first step's reload
+  // loaded both, so the second restarts without another and without asking
+  // systemd again.
+  EXPECT_EQ(Host("a").daemon_reloads, reloads_before + 1);
+  EXPECT_EQ(Host("a").units["web"].stale_starts, 0);
+  EXPECT_EQ(Host("a").units["app"].stale_starts, 0);
+  bool started = false;
+  int asked_after_first_start = 0;
+  for (const RecordedCall& c : log_->calls("a")) {
+    if (c.op != "exec") continue;
+    if (started)
+      asked_after_first_start +=
+          c.detail.find("systemctl show") != std::string::npos;
+    started = started || c.detail.find("restart app") != std::string::npos;
+  }
+  EXPECT_TRUE(started);
+  EXPECT_EQ(asked_after_first_start, 0);
+}
+
+TEST_F(RunnerTest, AUnitFileWrittenInTheSamePhaseIsAskedAboutAgain) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(TwoUnitsPlan(""), e1).ok);
+  // The same phase writes the unit file and then starts the unit: the look
+  // from before the write is stale, so systemd is asked again.
+  Plan plan = TwoUnitsPlan(" --new-flag");
+  Phase one{"one", "files and units", {}, {}, false, {"a"}, {}, {}};
+  one.steps = {plan.phases[0].steps[0], plan.phases[1].steps[0]};
+  for (Step& st : one.steps) st.phase = "one";
+  plan.phases = {one};
+  int reloads_before = Host("a").daemon_reloads;
+  EventLog e2;
+  RunSummary s = RunPlan(plan, e2);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.units_restarted, 1);
+  EXPECT_EQ(Host("a").daemon_reloads, reloads_before + 1);
+  EXPECT_EQ(Host("a").units["app"].stale_starts, 0);
+}
+
 TEST_F(RunnerTest, FilesGateTakesTheRunsOwnListingWhenNothingChanged) {
   Plan plan = MakePlan({"a"});
   plan.phases[0].gate =
