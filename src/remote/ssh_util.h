@@ -45,15 +45,16 @@ struct RemoteFileInfo {
 inline constexpr std::string_view kStatKeyFormat = "%s:%.9Y:%.9Z:%i";
 
 // The single remote command that prints sha256 and stat of every path (missing
-// ones silent).
+// ones silent). The hasher is `openssl dgst` where the host has it, else
+// sha256sum.
 std::string Sha256ListingCommand(const std::vector<std::string>& paths);
 
 // The same listing for a caller that remembers sha256 by stat key
 // (Sha256Memo), still one remote call and at most three processes (date,
-// stat, sha256sum): the host's clock first, then one stat of every path with
-// its key, and sha256sum only of the paths whose key is not exactly
+// stat, the hasher): the host's clock first, then one stat of every path with
+// its key, and a hash only of the paths whose key is not exactly
 // `known[path]` (the shell compares them; paths must not contain a newline or
-// backslash). Without any path to hash, no sha256sum runs.
+// backslash). Without any path to hash, no hasher runs.
 std::string KeyedSha256ListingCommand(
     const std::vector<std::string>& paths,
     const std::map<std::string, std::string>& known);

@@ -155,17 +155,19 @@ TEST_F(Sha256MemoTest, AKeyIsMatchedOnlyAsAWholeLine) {
   EXPECT_EQ(files.at(tricky.string()).sha256, Sha256Hex("tricky"));
 }
 
-TEST_F(Sha256MemoTest, NothingToHashRunsNoSha256sum) {
+TEST_F(Sha256MemoTest, NothingToHashRunsNoHasher) {
   fs::path a = dir_ / "a";
   Write(a, "alpha");
   Sha256Memo memo = MemoWith({{a.string(), {StatKey(a), kShaA}}});
   std::vector<std::string> paths = {a.string()};
-  // A sha256sum on the PATH that would leave a mark if it ran.
+  // Hashers on the PATH that would leave a mark if they ran.
   fs::path bin = dir_ / "bin";
   fs::create_directories(bin);
-  Write(bin / "sha256sum", "#!/bin/sh\ntouch " + (dir_ / "ran").string() +
-                               "\nexec /usr/bin/sha256sum \"$@\"\n");
-  fs::permissions(bin / "sha256sum", fs::perms::owner_all);
+  for (const char* hasher : {"sha256sum", "openssl"}) {
+    Write(bin / hasher, "#!/bin/sh\ntouch " + (dir_ / "ran").string() +
+                            "\nexec /usr/bin/" + hasher + " \"$@\"\n");
+    fs::permissions(bin / hasher, fs::perms::owner_all);
+  }
   std::string cmd = KeyedSha256ListingCommand(paths, memo.KnownKeys(paths));
   auto listing = ParseSha256Listing(
       RunSh("PATH=" + bin.string() + ":$PATH; export PATH\n" + cmd));
@@ -180,6 +182,34 @@ TEST_F(Sha256MemoTest, NothingToHashRunsNoSha256sum) {
   ASSERT_TRUE(listing);
   EXPECT_EQ(listing->at(a.string()).sha256, Sha256Hex("alphabet"));
   EXPECT_TRUE(fs::exists(dir_ / "ran"));
+}
+
+// A host without openssl hashes with sha256sum, to the same sums.
+TEST_F(Sha256MemoTest, WithoutOpensslTheListingHashesWithSha256sum) {
+  fs::path a = dir_ / "a b", c = dir_ / "c";
+  Write(a, "alpha");
+  Write(c, "gamma");
+  std::vector<std::string> paths = {a.string(), c.string()};
+  // A PATH of only what the listing may need, openssl left out.
+  fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  for (const char* tool : {"date", "stat", "sha256sum"})
+    fs::create_symlink(fs::path("/usr/bin") / tool, bin / tool);
+  for (const std::string& cmd :
+       {KeyedSha256ListingCommand(paths, {}), Sha256ListingCommand(paths)}) {
+    std::string out = RunSh("PATH=" + bin.string() + "; export PATH\n" + cmd);
+    EXPECT_NE(out.find("  " + a.string() + "\n"), std::string::npos) << out;
+    auto listing = ParseSha256Listing(out);
+    ASSERT_TRUE(listing) << out;
+    EXPECT_EQ(listing->at(a.string()).sha256, Sha256Hex("alpha"));
+    EXPECT_EQ(listing->at(c.string()).sha256, Sha256Hex("gamma"));
+  }
+  // With openssl, the same sums (its "*" marks binary reads).
+  std::string out = RunSh(KeyedSha256ListingCommand(paths, {}));
+  EXPECT_NE(out.find(" *" + a.string() + "\n"), std::string::npos) << out;
+  auto listing = ParseSha256Listing(out);
+  ASSERT_TRUE(listing) << out;
+  EXPECT_EQ(listing->at(a.string()).sha256, Sha256Hex("alpha"));
 }
 
 TEST_F(Sha256MemoTest, RecordsOnlyFilesWhoseCtimeIsOlderThanTheRacyMargin) {

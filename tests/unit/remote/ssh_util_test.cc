@@ -23,7 +23,9 @@ TEST(SshUtil, RemoteCommandLineUsesShAndSudoForNonRoot) {
 TEST(SshUtil, Sha256ListingRoundTrip) {
   std::string cmd = Sha256ListingCommand({"/etc/a b", "/missing"});
   EXPECT_EQ(cmd,
-            "sha256sum -- '/etc/a b' '/missing' 2>/dev/null; echo "
+            "{ if command -v openssl >/dev/null; then openssl dgst -sha256 "
+            "-r '/etc/a b' '/missing'; else sha256sum -- '/etc/a b' "
+            "'/missing'; fi; } 2>/dev/null; echo "
             "@@hardway-stat@@; stat -L -c "
             "'%a %U:%G %u:%g %n' -- '/etc/a b' '/missing' 2>/dev/null; true");
   std::string sha(64, 'a');
@@ -36,6 +38,12 @@ TEST(SshUtil, Sha256ListingRoundTrip) {
   EXPECT_EQ(info.mode, "600");
   EXPECT_EQ(info.owner, "root:ssl");
   EXPECT_EQ(info.owner_ids, "0:110");
+  // openssl dgst -r marks every path as read in binary mode.
+  auto binary = ParseSha256Listing(sha + " */etc/a b\n@@hardway-stat@@\n");
+  ASSERT_TRUE(binary);
+  EXPECT_EQ(binary->at("/etc/a b").sha256, sha);
+  // A relative path could pass for an option of old openssl releases.
+  EXPECT_EQ(Sha256ListingCommand({"a"}).rfind("{ sha256sum -- 'a'; }", 0), 0u);
   EXPECT_FALSE(ParseSha256Listing("garbage\n"));
   auto empty = ParseSha256Listing("@@hardway-stat@@\n");
   ASSERT_TRUE(empty);
@@ -59,12 +67,13 @@ TEST(SshUtil, KeyedSha256ListingCommandHashesOnlyUnknownKeys) {
       " ;; *) set -- \"$@\" '/etc/a b' ;; esac\n"
       "case \"\n$s\n\" in *'\n5:1.000000000:2.000000000:9 /it'\\''s\n'*)"
       " ;; *) set -- \"$@\" '/it'\\''s' ;; esac\n"
-      "[ $# -eq 0 ] || sha256sum -- \"$@\" 2>/dev/null\n"
+      "[ $# -eq 0 ] || { if command -v openssl >/dev/null; then openssl "
+      "dgst -sha256 -r \"$@\"; else sha256sum -- \"$@\"; fi; } 2>/dev/null\n"
       "echo @@hardway-stat@@\n"
       "printf '%s\\n' \"$s\"\n");
   // Nothing known: every path is hashed, with no case at all.
   std::string none = KeyedSha256ListingCommand({"/x"}, {});
-  EXPECT_NE(none.find("set -- '/x'\n[ $# -eq 0 ] || sha256sum"),
+  EXPECT_NE(none.find("set -- '/x'\n[ $# -eq 0 ] || { if command -v openssl"),
             std::string::npos);
   EXPECT_EQ(none.find("case"), std::string::npos);
 }
