@@ -56,6 +56,35 @@ Result<ExecResult> FaultTransport::Exec(const std::string& command) {
   return inner_->Exec(command);
 }
 
+Result<std::vector<ExecResult>> FaultTransport::ExecMany(
+    const std::vector<std::string>& commands) {
+  std::vector<ExecResult> out;
+  std::vector<std::string> pending;
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return {};
+    auto r = inner_->ExecMany(pending);
+    if (!r) return std::unexpected(r.error());
+    out.insert(out.end(), std::make_move_iterator(r->begin()),
+               std::make_move_iterator(r->end()));
+    pending.clear();
+    return {};
+  };
+  for (const std::string& command : commands) {
+    auto rule = plan_->Match("exec", command);
+    if (!rule) {
+      pending.push_back(command);
+      continue;
+    }
+    if (auto ok = flush(); !ok) return std::unexpected(ok.error());
+    if (!rule->exec_result)
+      return std::unexpected(
+          rule->error.value_or(DefaultError(host(), "exec")));
+    out.push_back(*rule->exec_result);
+  }
+  if (auto ok = flush(); !ok) return std::unexpected(ok.error());
+  return out;
+}
+
 Result<std::map<std::string, std::string>> FaultTransport::Sha256Of(
     const std::vector<std::string>& paths) {
   std::string joined;

@@ -57,6 +57,10 @@ class FaultTransport : public Transport {
 
   const std::string& host() const override { return inner_->host(); }
   Result<ExecResult> Exec(const std::string& command) override;
+  // The commands no rule matches go to the inner ExecMany (one round trip
+  // there), in order around the ones a rule answers.
+  Result<std::vector<ExecResult>> ExecMany(
+      const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;
   Result<UploadResult> Upload(const UploadRequest& request,

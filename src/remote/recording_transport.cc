@@ -504,6 +504,16 @@ Result<std::map<std::string, std::string>> RecordingTransport::Sha256Of(
   return out;
 }
 
+Result<std::vector<ExecResult>> RecordingTransport::ExecMany(
+    const std::vector<std::string>& commands) {
+  RecordedCall call;
+  call.host = host();
+  call.op = "exec-many";
+  call.paths = commands;
+  log_->Add(call);
+  return Transport::ExecMany(commands);
+}
+
 std::vector<Result<UploadResult>> RecordingTransport::UploadMany(
     const std::vector<UploadRequest>& requests,
     const std::vector<std::string>& known_remote_sha256,

@@ -92,9 +92,9 @@ class FakeHost {
 struct RecordedCall {
   uint64_t seq = 0;  // global order across every transport sharing the log
   std::string host;
-  std::string op;      // "exec", "sha256", "upload", "upload-many", "read",
-                       // "tunnel"
-  std::string detail;  // command, destination, path or "host:port"
+  std::string op;                  // "exec", "exec-many", "sha256", "upload",
+                                   // "upload-many", "read", "tunnel"
+  std::string detail;              // command, destination, path or "host:port"
   std::vector<std::string> paths;  // sha256: the paths asked for
   uint64_t bytes = 0;              // upload: bytes "sent"
   bool ok = true;
@@ -122,6 +122,10 @@ class RecordingTransport : public Transport {
 
   const std::string& host() const override { return host_; }
   Result<ExecResult> Exec(const std::string& command) override;
+  // Recorded as one "exec-many" call (its commands in `paths`), then each
+  // command exactly as Exec records and runs it.
+  Result<std::vector<ExecResult>> ExecMany(
+      const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;
   Result<UploadResult> Upload(const UploadRequest& request,

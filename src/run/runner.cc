@@ -834,6 +834,25 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
   // that a daemon-reload has since loaded every unit file.
   bool changed_files = false;
   bool reloaded = false;  // a systemd step of this host ran daemon-reload
+  // The checks asked again after a change: of every later run step whose look
+  // said "in place", in one round trip, true until the next change.
+  std::map<const Step*, StepCheckResult> reasked;
+  int changes = 0, reasked_at = -1;
+  auto ask_again_from = [&](size_t first) -> Status {
+    std::vector<const Step*> which;
+    for (size_t j = first; j < steps.size(); ++j) {
+      auto p = seen->checks.find(steps[j]);
+      if (p != seen->checks.end() && p->second.exit_code == 0)
+        which.push_back(steps[j]);
+    }
+    auto asked = RunStepChecks(t, which);
+    if (!asked) return std::unexpected(asked.error());
+    reasked.clear();
+    for (size_t k = 0; k < which.size(); ++k)
+      reasked[which[k]] = std::move((*asked)[k]);
+    reasked_at = changes;
+    return {};
+  };
   for (size_t si = 0; si < steps.size(); ++si) {
     const Step& step = *steps[si];
     if (Interrupted())
@@ -887,11 +906,25 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
         // a change, a "missing" still stands (the command is idempotent, and
         // its check must pass after it, so at worst it runs once for
         // nothing); only an "in place" is asked again, since the change may
-        // have undone it.
+        // have undone it: together with the "in place" of the host's later
+        // run steps, in one round trip, whose answers stand until the next
+        // change.
         auto pre = seen->checks.find(&step);
-        const bool usable = pre != seen->checks.end() &&
-                            (!changed_before || pre->second.exit_code != 0);
-        auto r = RunCommand(t, step, o, usable ? &pre->second : nullptr);
+        const StepCheckResult* before = nullptr;
+        if (pre != seen->checks.end()) {
+          before = &pre->second;
+          if (changed_before && pre->second.exit_code == 0) {
+            if (reasked_at != changes || !reasked.contains(&step)) {
+              if (auto asked = ask_again_from(si); !asked) {
+                err = asked.error();
+                if (err->where.empty()) err->where = host;
+                break;
+              }
+            }
+            before = &reasked.at(&step);
+          }
+        }
+        auto r = RunCommand(t, step, o, before);
         if (!r) {
           err = r.error();
           if (err->where.empty()) err->where = host;
@@ -922,6 +955,7 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
     }
     o.duration = Since(t0);
     changed_before = changed_before || o.changed;
+    changes += o.changed ? 1 : 0;
     changed_files =
         changed_files || (o.changed && step.kind != StepKind::kSystemd);
     run.Record(step, o, err);

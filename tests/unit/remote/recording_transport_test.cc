@@ -117,5 +117,33 @@ TEST(FaultTransport, FailsMatchingCallsAfterSkip) {
   EXPECT_EQ(plan->fired(), 2);
 }
 
+TEST(FaultTransport, ExecManyAnswersMatchingCommandsAndBatchesTheRest) {
+  auto plan = std::make_shared<FaultPlan>();
+  plan->Add(FaultRule{"exec", "boom", 0, -1, std::nullopt,
+                      ExecResult{7, "", "injected"}});
+  auto log = std::make_shared<CallLog>();
+  auto host = std::make_shared<FakeHost>();
+  for (const char* c : {"say-a", "say-b", "say-c"})
+    host->Script(c, ExecResult{0, std::string(c) + "\n", ""});
+  FaultTransport t(std::make_unique<RecordingTransport>("h", host, log), plan);
+  auto r = t.ExecMany({"say-a", "say-b", "boom", "say-c"});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[1].out, "say-b\n");
+  EXPECT_EQ((*r)[2].exit_code, 7);
+  EXPECT_EQ((*r)[3].out, "say-c\n");
+  // The inner transport saw two batches, in order around the answered one.
+  std::vector<std::vector<std::string>> batches;
+  for (const RecordedCall& c : log->calls())
+    if (c.op == "exec-many") batches.push_back(c.paths);
+  EXPECT_EQ(batches, (std::vector<std::vector<std::string>>{{"say-a", "say-b"},
+                                                            {"say-c"}}));
+  // A rule that fails the call fails the batch.
+  plan->Add(FaultRule{"exec", "lost", 0, -1,
+                      Error{ErrorKind::kConnection, "gone", "h", {}},
+                      std::nullopt});
+  EXPECT_FALSE(t.ExecMany({"say-a", "lost"}));
+}
+
 }  // namespace
 }  // namespace hardway

@@ -129,6 +129,9 @@ class PrepareTest : public ::testing::Test {
   std::vector<std::string> Calls(const std::string& host) {
     std::vector<std::string> out;
     for (const RecordedCall& c : log_->calls(host)) {
+      // Each command of a batch is recorded on its own right after it; these
+      // tests are about the commands, runner_test about the round trips.
+      if (c.op == "exec-many") continue;
       std::string detail = c.detail;
       for (const std::string& p : c.paths) {
         detail += (detail.empty() ? "" : " ") + p;

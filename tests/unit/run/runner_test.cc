@@ -940,6 +940,72 @@ TEST_F(RunnerTest, AfterAChangeAStaleMissingStillStands) {
   EXPECT_EQ(Count(*log_, "exec", "fix-1"), 1);
 }
 
+// One phase: a file, then three checked run steps.
+Plan FileThenThreeChecks(const std::string& content) {
+  Plan plan;
+  plan.cluster = "test";
+  Phase one{"one", "first", {}, {}, false, {"a"}, {}, {}};
+  one.steps.push_back(Render("one", "a", "/etc/one.conf", content));
+  for (const char* n : {"1", "2", "3"}) {
+    Step fix = RunStep("one", "a", std::string("fix-") + n);
+    fix.check = std::string("check-") + n;
+    one.steps.push_back(fix);
+  }
+  plan.phases = {one};
+  return plan;
+}
+
+// The "exec-many" batches of host a, each as its commands.
+std::vector<std::vector<std::string>> Batches(const CallLog& log) {
+  std::vector<std::vector<std::string>> out;
+  for (const RecordedCall& c : log.calls("a"))
+    if (c.op == "exec-many") out.push_back(c.paths);
+  return out;
+}
+
+TEST_F(RunnerTest, AfterAChangeTheStaleInPlaceChecksAreAskedAgainInOneBatch) {
+  Host("a").Script("check-", ExecResult{0, "", ""});  // everything in place
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(FileThenThreeChecks("v1\n"), e1).ok);
+  log_->Clear();
+  EventLog e2;
+  RunSummary s = RunPlan(FileThenThreeChecks("v2\n"), e2);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.steps_changed, 1u);  // the file only
+  // The phase's look, then, after the file changed, the three checks again in
+  // one round trip (not one each).
+  std::vector<std::string> all = {"check-1", "check-2", "check-3"};
+  EXPECT_EQ(Batches(*log_), (std::vector<std::vector<std::string>>{all, all}));
+  EXPECT_EQ(Count(*log_, "exec", "fix-1") + Count(*log_, "exec", "fix-2") +
+                Count(*log_, "exec", "fix-3"),
+            0);
+}
+
+TEST_F(RunnerTest, AfterACommandRanTheLaterInPlaceChecksAreAskedAgain) {
+  const ExecResult pass{0, "", ""}, fail{1, "", ""};
+  Host("a").Script("check-1", pass);
+  Host("a").Script("check-3", pass);
+  // In place at both looks of the first run and at the second run's look;
+  // after the second run's file change it fails once: fix-2 runs (a change),
+  // so check-3's answer from before it is stale and asked again.
+  Host("a").Script("check-2", {pass, pass, pass, fail, pass});
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(FileThenThreeChecks("v1\n"), e1).ok);
+  log_->Clear();
+  EventLog e2;
+  RunSummary s = RunPlan(FileThenThreeChecks("v2\n"), e2);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(Count(*log_, "exec", "fix-2"), 1);
+  EXPECT_EQ(Count(*log_, "exec", "fix-1"), 0);
+  EXPECT_EQ(Count(*log_, "exec", "fix-3"), 0);
+  EXPECT_EQ(Batches(*log_),
+            (std::vector<std::vector<std::string>>{
+                {"check-1", "check-2", "check-3"},  // the look
+                {"check-1", "check-2", "check-3"},  // after the file
+                {"fix-2", "check-2"},               // the command, its check
+                {"check-3"}}));                     // after fix-2
+}
+
 std::vector<std::string> Execs(const CallLog& log) {
   std::vector<std::string> out;
   for (const RecordedCall& c : log.calls("a")) {
