@@ -838,6 +838,7 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
   // said "in place", in one round trip, true until the next change.
   std::map<const Step*, StepCheckResult> reasked;
   int changes = 0, reasked_at = -1;
+  std::map<const Step*, StepOutcome> unit_outcomes;  // see kSystemd below
   auto ask_again_from = [&](size_t first) -> Status {
     std::vector<const Step*> which;
     for (size_t j = first; j < steps.size(); ++j) {
@@ -932,17 +933,31 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
         break;
       }
       case StepKind::kSystemd: {
-        auto state = seen->units.find(step.unit);
-        std::optional<UnitState> known;
-        if (state != seen->units.end() && !changed_files) {
-          known = state->second.units.front();
-          if (reloaded) {
-            known->need_daemon_reload = false;
-            if (known->load_state == "not-found") known->load_state = "loaded";
+        // A run of consecutive systemd steps goes in one command, at its
+        // first step; each step then reports its own outcome.
+        if (si == 0 || steps[si - 1]->kind != StepKind::kSystemd) {
+          std::vector<const Step*> group;
+          for (size_t j = si;
+               j < steps.size() && steps[j]->kind == StepKind::kSystemd; ++j)
+            group.push_back(steps[j]);
+          std::map<std::string, UnitState> known;
+          for (const Step* g : group) {
+            auto state = seen->units.find(g->unit);
+            if (changed_files || state == seen->units.end() ||
+                state->second.units.empty())
+              continue;
+            UnitState u = state->second.units.front();
+            if (reloaded) {
+              u.need_daemon_reload = false;
+              if (u.load_state == "not-found") u.load_state = "loaded";
+            }
+            known[g->unit] = std::move(u);
           }
+          auto outcomes = RunSystemdSteps(t, group, pending, known, reloaded);
+          for (size_t k = 0; k < group.size(); ++k)
+            unit_outcomes[group[k]] = std::move(outcomes[k]);
         }
-        o = RunSystemd(t, step, pending.contains(step.unit),
-                       known ? &*known : nullptr, reloaded);
+        o = std::move(unit_outcomes[&step]);
         if (!o.ok)
           err = Error{ErrorKind::kStep, o.note, host,
                       "see `systemctl status " + step.unit + "` on the host"};
@@ -1020,70 +1035,130 @@ Result<std::shared_ptr<HostFindings>> Runner::LookAt(const Phase& phase,
   return seen;
 }
 
-StepOutcome Runner::RunSystemd(Transport& t, const Step& step, bool pending,
-                               const UnitState* known, bool& reloaded) {
-  StepOutcome o;
-  const std::string service = step.unit + ".service";
-  UnitState s;
-  if (known != nullptr) {
-    s = *known;  // asked at the phase's start, nothing changed since
-  } else {
-    auto show = t.Exec(UnitStateCommand({step.unit}));
+std::vector<StepOutcome> Runner::RunSystemdSteps(
+    Transport& t, const std::vector<const Step*>& group,
+    const std::set<std::string>& pending,
+    const std::map<std::string, UnitState>& known, bool& reloaded) {
+  std::vector<StepOutcome> out(group.size());
+  // Each unit's state: from the phase's look where it still stands, the rest
+  // asked now, all in one call.
+  std::vector<UnitState> states(group.size());
+  std::vector<std::string> ask;
+  for (size_t k = 0; k < group.size(); ++k) {
+    auto it = known.find(group[k]->unit);
+    if (it != known.end())
+      states[k] = it->second;
+    else
+      ask.push_back(group[k]->unit);
+  }
+  if (!ask.empty()) {
+    auto show = t.Exec(UnitStateCommand(ask));
     if (!show) {
-      o.ok = false;
-      o.note = show.error().message;
-      return o;
+      out.front().ok = false;
+      out.front().note = show.error().message;
+      return out;
     }
-    auto states = ParseUnitSnapshot(show->out).units;
-    if (!states.empty()) s = states.front();
+    auto asked = ParseUnitSnapshot(show->out).units;
+    size_t j = 0;
+    for (size_t k = 0; k < group.size(); ++k) {
+      if (known.contains(group[k]->unit)) continue;
+      if (j < asked.size()) states[k] = asked[j];
+      ++j;
+    }
   }
-  bool active = s.active_state == "active" || s.active_state == "activating" ||
-                s.active_state == "reloading";
-  bool enabled =
-      s.unit_file_state == "enabled" || s.unit_file_state == "static";
+
   // A daemon-reload (~0.5 s on a busy host, and it blocks every other
-  // systemctl) only when systemd has not loaded the unit file as it is on disk:
-  // one reload loads every new unit of the host, so later units find theirs
-  // loaded. And `enable --no-reload`: a plain enable reloads the whole manager
-  // once more just to learn about a symlink that matters only at the next boot.
-  const bool reload = s.load_state != "loaded" || s.need_daemon_reload;
-  const std::string enable = (reload ? "systemctl daemon-reload && " : "") +
-                             std::string("systemctl enable --no-reload ") +
-                             service;
-  std::string cmd;
-  if (pending) {
-    cmd = enable + " && systemctl " + (active ? "restart " : "start ") +
-          service + " && rm -f " + MarkerPath(step.unit);
-    o.restarted = active;
-    o.started = !active;
-    o.note = active ? "restarted (a watched file changed)" : "started";
-  } else if (active && enabled) {
-    o.skipped = true;
-    o.note = "running";
-    return o;
-  } else {
-    cmd = enable;
-    if (!active) cmd += " && systemctl start " + service;
-    o.started = !active;
-    o.note = active ? "enabled" : "started";
+  // systemctl) only when systemd has not loaded a unit file as it is on disk:
+  // one reload loads them all. `enable --no-reload`: a plain enable reloads
+  // the whole manager once more just to learn about a symlink that matters
+  // only at the next boot. One systemctl per verb for adjacent units (started
+  // in one systemd transaction, which keeps their After= order): each
+  // systemctl costs 20-50 ms and each round trip more on a busy host, and a
+  // worker starts three units.
+  bool reload = false;
+  std::string enable, markers;
+  std::vector<std::pair<std::string, std::string>> verbs;  // verb, services
+  std::vector<size_t> acting;
+  for (size_t k = 0; k < group.size(); ++k) {
+    const std::string& unit = group[k]->unit;
+    const std::string service = unit + ".service";
+    const UnitState& s = states[k];
+    StepOutcome& o = out[k];
+    bool active = s.active_state == "active" ||
+                  s.active_state == "activating" ||
+                  s.active_state == "reloading";
+    bool enabled =
+        s.unit_file_state == "enabled" || s.unit_file_state == "static";
+    std::string verb;
+    if (pending.contains(unit)) {
+      verb = active ? "restart" : "start";
+      o.restarted = active;
+      o.started = !active;
+      o.note = active ? "restarted (a watched file changed)" : "started";
+      markers += " " + MarkerPath(unit);
+    } else if (active && enabled) {
+      o.skipped = true;
+      o.note = "running";
+      continue;
+    } else {
+      if (!active) verb = "start";
+      o.started = !active;
+      o.note = active ? "enabled" : "started";
+    }
+    o.changed = true;
+    acting.push_back(k);
+    reload = reload || s.load_state != "loaded" || s.need_daemon_reload;
+    enable += " " + service;
+    if (verb.empty()) continue;
+    if (!verbs.empty() && verbs.back().first == verb)
+      verbs.back().second += " " + service;
+    else
+      verbs.emplace_back(verb, service);
   }
+  if (acting.empty()) return out;
+  std::string cmd = std::string(reload ? "systemctl daemon-reload && " : "") +
+                    "systemctl enable --no-reload" + enable;
+  for (const auto& [verb, services] : verbs)
+    cmd += " && systemctl " + verb + " " + services;
+  if (!markers.empty()) cmd += " && rm -f" + markers;
+
   auto r = t.Exec(cmd);
-  if (!r) {
-    o.ok = false;
-    o.note = r.error().message;
-    return o;
+  if (r && r->exit_code == 0) {
+    reloaded = reloaded || reload;
+    return out;
   }
-  if (r->exit_code != 0) {
-    o.ok = false;
-    o.note = service + " did not start: `" + cmd + "` exited with " +
-             std::to_string(r->exit_code) + ": " +
-             LastLines(r->err + r->out, 10);
-    o.started = o.restarted = false;
-    return o;
+  // The step to blame: the first (in step order) whose unit systemctl names
+  // or that is not running now. The ones before it keep their outcome; the
+  // host's run stops at the blamed one.
+  std::string why = !r ? r.error().message
+                       : "`" + cmd + "` exited with " +
+                             std::to_string(r->exit_code) + ": " +
+                             LastLines(r->err + r->out, 10);
+  size_t blamed = acting.front();
+  if (r) {
+    std::vector<std::string> units;
+    for (size_t k : acting) units.push_back(group[k]->unit);
+    auto now = t.Exec(UnitStateCommand(units));
+    auto after =
+        now ? ParseUnitSnapshot(now->out).units : std::vector<UnitState>{};
+    for (size_t i = 0; i < acting.size(); ++i) {
+      size_t k = acting[i];
+      bool named = (r->err + r->out).find(group[k]->unit + ".service") !=
+                   std::string::npos;
+      bool running =
+          i < after.size() && (after[i].active_state == "active" ||
+                               after[i].active_state == "activating");
+      if (named || !running) {
+        blamed = k;
+        break;
+      }
+    }
   }
-  o.changed = true;
-  reloaded = reloaded || reload;
-  return o;
+  StepOutcome& o = out[blamed];
+  o.ok = false;
+  o.changed = o.started = o.restarted = false;
+  o.note = !r ? why : group[blamed]->unit + ".service did not start: " + why;
+  return out;
 }
 
 Status Runner::ApplyRbac(const Plan& plan, const Phase& phase, PhaseRun& run) {

@@ -104,10 +104,14 @@ class Runner {
   Result<std::shared_ptr<HostFindings>> LookAt(const Phase& phase,
                                                const std::string& host,
                                                Transport& t, PhaseRun& run);
-  // `known`: the unit's state as the phase's start asked it, still true (see
-  // the caller); null: ask now. Sets `reloaded` when it ran daemon-reload.
-  StepOutcome RunSystemd(Transport& t, const Step& step, bool pending,
-                         const UnitState* known, bool& reloaded);
+  // The host's consecutive systemd steps `group`, in one command; their
+  // outcomes in the same order. `known`: units' states as the phase's start
+  // asked them, still true (see the caller); the rest are asked now. Sets
+  // `reloaded` when it ran daemon-reload.
+  std::vector<StepOutcome> RunSystemdSteps(
+      Transport& t, const std::vector<const Step*>& group,
+      const std::set<std::string>& pending,
+      const std::map<std::string, UnitState>& known, bool& reloaded);
   Status ApplyRbac(const Plan& plan, const Phase& phase, PhaseRun& run);
   bool Interrupted() const {
     return options_.interrupted && options_.interrupted->load();

@@ -362,6 +362,86 @@ TEST_F(RunnerTest, AUnitFileWrittenInTheSamePhaseIsAskedAboutAgain) {
   EXPECT_EQ(Host("a").units["app"].stale_starts, 0);
 }
 
+TEST_F(RunnerTest, ConsecutiveUnitStepsStartTogetherInOneCommand) {
+  EventLog e;
+  RunSummary s = RunPlan(TwoUnitsPlan(""), e);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.units_started, 2);
+  std::vector<std::string> starting;
+  for (const RecordedCall& c : log_->calls("a")) {
+    if (c.op == "exec" &&
+        c.detail.find("systemctl enable") != std::string::npos)
+      starting.push_back(c.detail);
+  }
+  ASSERT_EQ(starting.size(), 1u);
+  EXPECT_NE(starting[0].find("systemctl start app.service web.service"),
+            std::string::npos)
+      << starting[0];
+  // Each step still reports its own outcome.
+  int started = 0;
+  for (const auto& ev : e.Of("step_finished"))
+    started += ev.phase == "start" && ev.outcome.started;
+  EXPECT_EQ(started, 2);
+  EXPECT_EQ(Host("a").units["app"].active_state, "active");
+  EXPECT_EQ(Host("a").units["web"].active_state, "active");
+}
+
+TEST_F(RunnerTest, TheUnitThatSystemctlNamesIsTheStepThatFails) {
+  EventLog e1;
+  ASSERT_TRUE(RunPlan(TwoUnitsPlan(""), e1).ok);
+  // app runs but is no longer enabled; web is stopped and will not start.
+  Host("a").units["app"].enabled = false;
+  Host("a").units["web"].active_state = "inactive";
+  Host("a").units["web"].sub_state = "dead";
+  faults_->Add(FaultRule{
+      "exec", "systemctl start web.service", 0, 1, std::nullopt,
+      ExecResult{1, "",
+                 "Job for web.service failed because the control process "
+                 "exited with error code.\n"}});
+  EventLog e2;
+  RunSummary s = RunPlan(TwoUnitsPlan(""), e2);
+  EXPECT_FALSE(s.ok);
+  EXPECT_EQ(s.failed_phase, "start");
+  EXPECT_EQ(s.steps_failed, 1u);
+  std::map<std::string, StepOutcome> by_step;
+  for (const auto& ev : e2.Of("step_finished"))
+    if (ev.phase == "start") by_step[ev.step] = ev.outcome;
+  ASSERT_EQ(by_step.size(), 2u);
+  for (const auto& [id, o] : by_step) {
+    if (id.find("web") != std::string::npos) {
+      EXPECT_FALSE(o.ok);
+      EXPECT_NE(o.note.find("web.service did not start"), std::string::npos)
+          << o.note;
+      EXPECT_NE(o.note.find("Job for web.service failed"), std::string::npos)
+          << o.note;
+    } else {
+      EXPECT_TRUE(o.ok) << o.note;
+      EXPECT_EQ(o.note, "enabled");
+    }
+  }
+}
+
+TEST_F(RunnerTest, AUnitLeftStoppedByAFailedGroupIsNotReportedStarted) {
+  // web has no unit file: `systemctl enable` fails for both, so app does not
+  // start either, and its step says so instead of "started".
+  Plan plan = TwoUnitsPlan("");
+  plan.phases[0].steps.pop_back();
+  EventLog e;
+  RunSummary s = RunPlan(plan, e);
+  EXPECT_FALSE(s.ok);
+  EXPECT_EQ(s.steps_failed, 1u);
+  EXPECT_EQ(s.units_started, 0);
+  std::vector<StepOutcome> start;
+  for (const auto& ev : e.Of("step_finished"))
+    if (ev.phase == "start") start.push_back(ev.outcome);
+  ASSERT_EQ(start.size(), 1u);  // app's step; the host stopped there
+  EXPECT_FALSE(start[0].ok);
+  EXPECT_NE(start[0].note.find("app.service did not start"), std::string::npos)
+      << start[0].note;
+  EXPECT_NE(start[0].note.find("web.service not found"), std::string::npos)
+      << start[0].note;
+}
+
 TEST_F(RunnerTest, FilesGateTakesTheRunsOwnListingWhenNothingChanged) {
   Plan plan = MakePlan({"a"});
   plan.phases[0].gate =
