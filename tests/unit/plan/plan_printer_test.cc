@@ -107,7 +107,7 @@ TEST(PlanPrinterTest, StepLinesShowSourceDestModeOwnerSizeAndHash) {
       text,
       HasLine(
           R"(\] node-0       run     /lib/systemd/systemd-sysctl )"
-          R"(/etc/sysctl.d/99-kubernetes.conf  \[unless: set -f; b=; .*\]\n)"));
+          R"(/etc/sysctl.d/99-kubernetes.conf  \[unless: awk .*\]\n)"));
   EXPECT_THAT(
       text,
       HasSubstr(
