@@ -348,18 +348,9 @@ Result<std::vector<ExecResult>> SshTransport::ExecMany(
     const std::vector<std::string>& commands) {
   std::vector<ExecResult> out(commands.size());
   if (commands.empty()) return out;
-  // One channel and one shell (one sudo) for all: each command in a subshell
-  // (an `exit` in it ends only itself) with stderr joined to stdout, then a
-  // newline and a marker line with its index and exit code. One fork per
-  // command, no command substitution: a process costs 5-30 ms on a busy host.
-  constexpr std::string_view kMark = "\n@@hardway-exec ";
-  std::string script;
-  for (size_t i = 0; i < commands.size(); ++i) {
-    script += "(\n" + commands[i] + "\n) 2>&1; printf '\\n" +
-              std::string(kMark.substr(1)) + "%d %d\\n' " + std::to_string(i) +
-              " $?\n";
-  }
-  auto r = Exec(script);
+  // One channel and one shell (one sudo) for all (ExecManyScript).
+  constexpr std::string_view kMark = kExecManyMark;
+  auto r = Exec(ExecManyScript(commands));
   if (!r) return std::unexpected(r.error());
   std::vector<bool> seen(commands.size());
   std::string_view all = r->out;

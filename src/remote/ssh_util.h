@@ -37,6 +37,15 @@ struct RemoteFileInfo {
   std::string key;
 };
 
+// The one script that runs `commands` in order in one shell (ExecMany), each
+// with stderr joined to stdout and followed by a newline and a marker line
+// "@@hardway-exec INDEX EXIT_CODE". Each runs in a subshell, so an `exit` or a
+// `set` in it ends or changes only itself, except a lone `test` of plain words
+// (RunsInPlace): a builtin that can do neither, which then costs no fork.
+std::string ExecManyScript(const std::vector<std::string>& commands);
+bool RunsInPlace(std::string_view command);
+inline constexpr std::string_view kExecManyMark = "\n@@hardway-exec ";
+
 // What a keyed listing prints per file to tell whether it changed: size,
 // mtime and ctime in ns, inode (stat -L). Writing a file's bytes, renaming
 // another file over it, chmod and chown all set its ctime to now, which no

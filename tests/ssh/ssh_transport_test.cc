@@ -364,9 +364,9 @@ TEST_F(SshTest, ExecManyRunsEachCommandWithItsOwnExitCodeAndOutput) {
   auto r = t->ExecMany({"echo out; echo err >&2; exit 3", "true", "exit 1",
                         "printf 'a\\nb\\n'; (exit 0)",
                         "case x in x) echo paren;; esac", "printf 'no newline'",
-                        "printf '\\n\\n'"});
+                        "printf '\\n\\n'", "test -d /", "test -e /no-such-hw"});
   ASSERT_TRUE(r) << r.error().ToString();
-  ASSERT_EQ(r->size(), 7u);
+  ASSERT_EQ(r->size(), 9u);
   EXPECT_EQ((*r)[0].exit_code, 3);
   EXPECT_EQ((*r)[0].out, "out\nerr\n");  // stdout and stderr together
   EXPECT_EQ((*r)[1].exit_code, 0);
@@ -377,6 +377,10 @@ TEST_F(SshTest, ExecManyRunsEachCommandWithItsOwnExitCodeAndOutput) {
   EXPECT_EQ((*r)[4].out, "paren\n");
   EXPECT_EQ((*r)[5].out, "no newline");  // exactly what the command wrote
   EXPECT_EQ((*r)[6].out, "\n\n");
+  // Lone tests run without a subshell (ExecManyScript), same answers.
+  EXPECT_EQ((*r)[7].exit_code, 0);
+  EXPECT_EQ((*r)[8].exit_code, 1);
+  EXPECT_EQ((*r)[8].out, "");
 }
 
 TEST_F(SshTest, InspectListsFilesAndRunsCommandsInOneCall) {

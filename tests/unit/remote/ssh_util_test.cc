@@ -1,6 +1,10 @@
 #include "remote/ssh_util.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 namespace hardway {
 namespace {
@@ -164,6 +168,61 @@ TEST(SshUtil, EncryptedKeyDetection) {
   };
   EXPECT_FALSE(PrivateKeyIsEncrypted(key("none")));
   EXPECT_TRUE(PrivateKeyIsEncrypted(key("aes256-ctr")));
+}
+
+}  // namespace
+}  // namespace hardway
+
+namespace hardway {
+namespace {
+
+TEST(SshUtil, OnlyALoneTestOfPlainWordsRunsInPlace) {
+  EXPECT_TRUE(RunsInPlace("test -d /etc/kubernetes/pki"));
+  EXPECT_TRUE(RunsInPlace("test -d /usr/local/bin -a -d /etc/hardway"));
+  EXPECT_TRUE(RunsInPlace("test -e /var/lib/hardway/pending-restart/etcd"));
+  EXPECT_FALSE(RunsInPlace("test -d /x; exit 1"));
+  EXPECT_FALSE(RunsInPlace("test -d /x && rm -rf /x"));
+  EXPECT_FALSE(RunsInPlace("test \"$(stat -c %a /var/lib/etcd)\" = 700"));
+  EXPECT_FALSE(RunsInPlace("test -d $HOME"));
+  EXPECT_FALSE(RunsInPlace("test -d /x*"));
+  EXPECT_FALSE(RunsInPlace("test -d /x > /tmp/y"));
+  EXPECT_FALSE(RunsInPlace("test -d /x\nexit 3"));
+  EXPECT_FALSE(RunsInPlace("testing -d /x"));
+  EXPECT_FALSE(RunsInPlace("exit 1"));
+}
+
+// The script run for real by /bin/sh: every command's exit code and output
+// come back in order, an `exit` or `set` in one ends or changes only itself,
+// and the lone tests run without a subshell.
+TEST(SshUtil, ExecManyScriptRunsEachCommandOnItsOwn) {
+  std::vector<std::string> commands = {
+      "test -d /",      "test -e /nonexistent-hw",
+      "echo a; exit 3", "set -e; false; echo never",
+      "printf 'b'",     "test -d /dev -a -d /proc"};
+  std::string script = ExecManyScript(commands);
+  EXPECT_EQ(script.find("(\ntest -d /\n)"), std::string::npos) << script;
+  EXPECT_NE(script.find("(\necho a; exit 3\n)"), std::string::npos) << script;
+
+  char path[] = "/tmp/hw-execmany-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, script.data(), script.size()),
+            static_cast<ssize_t>(script.size()));
+  close(fd);
+  FILE* pipe = popen(("/bin/sh " + std::string(path)).c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  EXPECT_EQ(pclose(pipe), 0);
+  unlink(path);
+  EXPECT_EQ(out,
+            "\n@@hardway-exec 0 0\n"
+            "\n@@hardway-exec 1 1\n"
+            "a\n\n@@hardway-exec 2 3\n"
+            "\n@@hardway-exec 3 1\n"
+            "b\n@@hardway-exec 4 0\n"
+            "\n@@hardway-exec 5 0\n");
 }
 
 }  // namespace
