@@ -27,6 +27,16 @@ int FaultPlan::fired() const {
   return fired_;
 }
 
+bool FaultPlan::Concerns(const std::string& op, const std::string& text) const {
+  std::lock_guard lock(mu_);
+  for (const Entry& e : entries_) {
+    if ((e.rule.op == "*" || e.rule.op == op) &&
+        (e.rule.match.empty() || text.find(e.rule.match) != std::string::npos))
+      return true;
+  }
+  return false;
+}
+
 std::optional<FaultRule> FaultPlan::Match(const std::string& op,
                                           const std::string& text) {
   std::lock_guard lock(mu_);
@@ -82,6 +92,32 @@ Result<std::vector<ExecResult>> FaultTransport::ExecMany(
     out.push_back(*rule->exec_result);
   }
   if (auto ok = flush(); !ok) return std::unexpected(ok.error());
+  return out;
+}
+
+Result<std::vector<ExecResult>> FaultTransport::ExecUntilFailure(
+    const std::vector<std::string>& commands) {
+  std::vector<ExecResult> out;
+  for (size_t i = 0; i < commands.size();) {
+    std::vector<std::string> run;
+    while (i < commands.size() && !plan_->Concerns("exec", commands[i]))
+      run.push_back(commands[i++]);
+    if (!run.empty()) {
+      auto r = inner_->ExecUntilFailure(run);
+      if (!r) return std::unexpected(r.error());
+      bool stopped =
+          r->size() < run.size() || (!r->empty() && r->back().exit_code != 0);
+      out.insert(out.end(), std::make_move_iterator(r->begin()),
+                 std::make_move_iterator(r->end()));
+      if (stopped) return out;
+    }
+    if (i < commands.size()) {
+      auto r = Exec(commands[i++]);
+      if (!r) return std::unexpected(r.error());
+      out.push_back(std::move(*r));
+      if (out.back().exit_code != 0) return out;
+    }
+  }
   return out;
 }
 

@@ -37,6 +37,8 @@ class FaultPlan {
   // The rule that fires for this call, if any (and counts the call).
   std::optional<FaultRule> Match(const std::string& op,
                                  const std::string& text);
+  // Whether any rule is about this call at all (counts nothing).
+  bool Concerns(const std::string& op, const std::string& text) const;
   int fired() const;
 
  private:
@@ -60,6 +62,10 @@ class FaultTransport : public Transport {
   // The commands no rule matches go to the inner ExecMany (one round trip
   // there), in order around the ones a rule answers.
   Result<std::vector<ExecResult>> ExecMany(
+      const std::vector<std::string>& commands) override;
+  // Runs of commands no rule concerns go to the inner ExecUntilFailure (one
+  // round trip there); a command a rule concerns goes alone, through Exec.
+  Result<std::vector<ExecResult>> ExecUntilFailure(
       const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;

@@ -514,6 +514,16 @@ Result<std::vector<ExecResult>> RecordingTransport::ExecMany(
   return Transport::ExecMany(commands);
 }
 
+Result<std::vector<ExecResult>> RecordingTransport::ExecUntilFailure(
+    const std::vector<std::string>& commands) {
+  RecordedCall call;
+  call.host = host();
+  call.op = "exec-many";
+  call.paths = commands;
+  log_->Add(call);
+  return Transport::ExecUntilFailure(commands);
+}
+
 std::vector<Result<UploadResult>> RecordingTransport::UploadMany(
     const std::vector<UploadRequest>& requests,
     const std::vector<std::string>& known_remote_sha256,

@@ -126,6 +126,10 @@ class RecordingTransport : public Transport {
   // command exactly as Exec records and runs it.
   Result<std::vector<ExecResult>> ExecMany(
       const std::vector<std::string>& commands) override;
+  // The same: one "exec-many" call, then each command as Exec runs it, up to
+  // the first that fails.
+  Result<std::vector<ExecResult>> ExecUntilFailure(
+      const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;
   Result<UploadResult> Upload(const UploadRequest& request,

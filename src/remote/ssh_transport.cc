@@ -346,11 +346,21 @@ Result<ExecResult> SshTransport::Exec(const std::string& command) {
 
 Result<std::vector<ExecResult>> SshTransport::ExecMany(
     const std::vector<std::string>& commands) {
+  return RunBatch(commands, false);
+}
+
+Result<std::vector<ExecResult>> SshTransport::ExecUntilFailure(
+    const std::vector<std::string>& commands) {
+  return RunBatch(commands, true);
+}
+
+Result<std::vector<ExecResult>> SshTransport::RunBatch(
+    const std::vector<std::string>& commands, bool stop_after_failure) {
   std::vector<ExecResult> out(commands.size());
   if (commands.empty()) return out;
   // One channel and one shell (one sudo) for all (ExecManyScript).
   constexpr std::string_view kMark = kExecManyMark;
-  auto r = Exec(ExecManyScript(commands));
+  auto r = Exec(ExecManyScript(commands, stop_after_failure));
   if (!r) return std::unexpected(r.error());
   std::vector<bool> seen(commands.size());
   std::string_view all = r->out;
@@ -371,12 +381,16 @@ Result<std::vector<ExecResult>> SshTransport::ExecMany(
     seen[i] = true;
   }
   for (size_t i = 0; i < commands.size(); ++i) {
-    if (!seen[i]) {
-      return Fail(
-          ErrorKind::kStep,
-          "a batch of commands stopped before `" + commands[i] + "`: " + r->err,
-          host_);
+    if (seen[i]) continue;
+    // Stopped where it was told to: after a failure.
+    if (stop_after_failure && i > 0 && out[i - 1].exit_code != 0) {
+      out.resize(i);
+      return out;
     }
+    return Fail(
+        ErrorKind::kStep,
+        "a batch of commands stopped before `" + commands[i] + "`: " + r->err,
+        host_);
   }
   return out;
 }

@@ -88,7 +88,8 @@ bool RunsInPlace(std::string_view command) {
          command.find_first_not_of(kPlain) == std::string_view::npos;
 }
 
-std::string ExecManyScript(const std::vector<std::string>& commands) {
+std::string ExecManyScript(const std::vector<std::string>& commands,
+                           bool stop_after_failure) {
   // One fork per command, no command substitution: a process costs 5-30 ms
   // on a busy host.
   const std::string mark(kExecManyMark.substr(1));
@@ -96,8 +97,9 @@ std::string ExecManyScript(const std::vector<std::string>& commands) {
   for (size_t i = 0; i < commands.size(); ++i) {
     const std::string& c = commands[i];
     script += RunsInPlace(c) ? c + " 2>&1" : "(\n" + c + "\n) 2>&1";
-    script +=
-        "; printf '\\n" + mark + "%d %d\\n' " + std::to_string(i) + " $?\n";
+    script += "; r=$?; printf '\\n" + mark + "%d %d\\n' " + std::to_string(i) +
+              " $r\n";
+    if (stop_after_failure) script += "[ $r -eq 0 ] || exit 0\n";
   }
   return script;
 }

@@ -42,7 +42,10 @@ struct RemoteFileInfo {
 // "@@hardway-exec INDEX EXIT_CODE". Each runs in a subshell, so an `exit` or a
 // `set` in it ends or changes only itself, except a lone `test` of plain words
 // (RunsInPlace): a builtin that can do neither, which then costs no fork.
-std::string ExecManyScript(const std::vector<std::string>& commands);
+// `stop_after_failure`: the script ends after the first command that exits
+// non-zero (its marker printed), and the later commands never run.
+std::string ExecManyScript(const std::vector<std::string>& commands,
+                           bool stop_after_failure = false);
 bool RunsInPlace(std::string_view command);
 inline constexpr std::string_view kExecManyMark = "\n@@hardway-exec ";
 

@@ -86,6 +86,22 @@ class Transport {
     return out;
   }
 
+  // ExecMany that stops after the first command exiting non-zero: the results
+  // of the commands that ran, the failing one last. For commands that depend on
+  // each other (a step's command, then its check, then the next step's), in one
+  // round trip where the transport can (SshTransport); here one by one.
+  virtual Result<std::vector<ExecResult>> ExecUntilFailure(
+      const std::vector<std::string>& commands) {
+    std::vector<ExecResult> out;
+    for (const std::string& c : commands) {
+      auto r = Exec(c);
+      if (!r) return std::unexpected(r.error());
+      out.push_back(std::move(*r));
+      if (out.back().exit_code != 0) break;
+    }
+    return out;
+  }
+
   // sha256 hex of each path that exists (one remote call); missing paths are
   // absent.
   virtual Result<std::map<std::string, std::string>> Sha256Of(

@@ -96,6 +96,45 @@ UploadRequest UploadRequestOf(const Step& step) {
   return req;
 }
 
+// What a run step's command and, for a checked step, its check run after it
+// said: the step's outcome in `o`, or its error. `missing`: what the check said
+// before the command ran.
+Status JudgeRun(const std::string& host, const Step& step,
+                const ExecResult& command, const ExecResult* check,
+                const std::string& missing, StepOutcome& o) {
+  // What a failing command or check printed: its last lines, stderr first.
+  auto said = [](const ExecResult& r) {
+    const std::string& text = r.err.empty() ? r.out : r.err;
+    return text.empty() ? std::string() : ":\n  " + LastLines(text, 10);
+  };
+  // A checked step's command is a small script; its description says more
+  // than its text (which `hardway plan` shows).
+  const std::string what = step.check.empty() ? "`" + step.command + "`"
+                                              : "\"" + step.description + "\"";
+  if (command.exit_code != 0) {
+    return Fail(ErrorKind::kStep,
+                what + " exited with " + std::to_string(command.exit_code) +
+                    said(command),
+                host);
+  }
+  if (step.check.empty()) {
+    o.note = "ran";
+    return {};
+  }
+  if (check == nullptr || check->exit_code != 0) {
+    return Fail(ErrorKind::kStep,
+                what + " ran, but its check still fails" +
+                    (check ? said(*check) : std::string()),
+                host,
+                "the host may not allow it (a container cannot load kernel "
+                "modules or turn swap off): do it on the host by hand, then "
+                "run `hardway up` again");
+  }
+  o.changed = true;
+  o.note = missing.empty() ? "done" : "done (was: " + missing + ")";
+  return {};
+}
+
 // A run step. Without a check a command cannot say whether it changed
 // anything: it ran, and is idempotent. With one, the check decides: passing,
 // the step is skipped; failing, the command runs (a change) and the check must
@@ -106,11 +145,6 @@ UploadRequest UploadRequestOf(const Step& step) {
 Status RunCommand(Transport& t, const Step& step, StepOutcome& o,
                   const StepCheckResult* checked_before = nullptr) {
   const std::string& host = t.host();
-  // What a failing command or check printed: its last lines, stderr first.
-  auto said = [](const ExecResult& r) {
-    const std::string& text = r.err.empty() ? r.out : r.err;
-    return text.empty() ? std::string() : ":\n  " + LastLines(text, 10);
-  };
   std::string missing;  // what the check said before the command ran
   if (!step.check.empty()) {
     StepCheckResult before;
@@ -140,31 +174,42 @@ Status RunCommand(Transport& t, const Step& step, StepOutcome& o,
     if (!r) return std::unexpected(r.error());
     answers = std::move(*r);
   }
-  const ExecResult* r = &answers.front();
-  // A checked step's command is a small script; its description says more
-  // than its text (which `hardway plan` shows).
-  const std::string what = step.check.empty() ? "`" + step.command + "`"
-                                              : "\"" + step.description + "\"";
-  if (r->exit_code != 0) {
-    return Fail(
-        ErrorKind::kStep,
-        what + " exited with " + std::to_string(r->exit_code) + said(*r), host);
+  return JudgeRun(host, step, answers.front(),
+                  step.check.empty() ? nullptr : &answers.back(), missing, o);
+}
+
+// Consecutive run steps that must all run (each one's check said "missing",
+// or it has none): every command and check in one round trip that stops at the
+// first failure, since each step's command counts on the ones before it. Each
+// step's outcome (or error) in `out`; the steps after a failed one did not run
+// and get none.
+void RunCommands(
+    Transport& t, const std::vector<const Step*>& group,
+    const std::vector<std::string>& missing,
+    std::map<const Step*, std::pair<StepOutcome, std::optional<Error>>>& out) {
+  std::vector<std::string> commands;
+  for (const Step* s : group) {
+    commands.push_back(s->command);
+    if (!s->check.empty()) commands.push_back(s->check);
   }
-  if (step.check.empty()) {
-    o.note = "ran";
-    return {};
+  auto answers = t.ExecUntilFailure(commands);
+  if (!answers) {
+    out[group.front()] = {StepOutcome{}, answers.error()};
+    return;
   }
-  const ExecResult* after = &answers.back();
-  if (after->exit_code != 0) {
-    return Fail(ErrorKind::kStep,
-                what + " ran, but its check still fails" + said(*after), host,
-                "the host may not allow it (a container cannot load kernel "
-                "modules or turn swap off): do it on the host by hand, then "
-                "run `hardway up` again");
+  size_t next = 0;
+  for (size_t k = 0; k < group.size() && next < answers->size(); ++k) {
+    const Step& step = *group[k];
+    const ExecResult& command = (*answers)[next++];
+    const ExecResult* check = nullptr;
+    if (!step.check.empty() && next < answers->size())
+      check = &(*answers)[next++];
+    StepOutcome o;
+    auto judged = JudgeRun(t.host(), step, command, check, missing[k], o);
+    out[&step] = {o,
+                  judged ? std::nullopt : std::optional<Error>(judged.error())};
+    if (!judged) return;
   }
-  o.changed = true;
-  o.note = missing.empty() ? "done" : "done (was: " + missing + ")";
-  return {};
 }
 
 // What a phase asks a host before it changes anything there. One call
@@ -839,6 +884,9 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
   std::map<const Step*, StepCheckResult> reasked;
   int changes = 0, reasked_at = -1;
   std::map<const Step*, StepOutcome> unit_outcomes;  // see kSystemd below
+  // Run steps that ran together with an earlier one (see kRun below).
+  std::map<const Step*, std::pair<StepOutcome, std::optional<Error>>>
+      ran_together;
   auto ask_again_from = [&](size_t first) -> Status {
     std::vector<const Step*> which;
     for (size_t j = first; j < steps.size(); ++j) {
@@ -903,6 +951,13 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
         break;
       }
       case StepKind::kRun: {
+        // Ran already, together with an earlier step (below).
+        if (auto done = ran_together.find(&step); done != ran_together.end()) {
+          o = done->second.first;
+          err = done->second.second;
+          if (err && err->where.empty()) err->where = host;
+          break;
+        }
         // The look's answer stands while nothing changed on this host. After
         // a change, a "missing" still stands (the command is idempotent, and
         // its check must pass after it, so at worst it runs once for
@@ -923,6 +978,34 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
               }
             }
             before = &reasked.at(&step);
+          }
+        }
+        // A step that must run takes the consecutive run steps after it that
+        // must run too (their look said "missing", which stands after a
+        // change) into one round trip.
+        const bool must_run =
+            step.check.empty() || (before && before->exit_code != 0);
+        if (must_run && !options_.dry_run) {
+          std::vector<const Step*> group{&step};
+          std::vector<std::string> missing{before ? LastLines(before->said, 1)
+                                                  : std::string()};
+          for (size_t j = si + 1;
+               j < steps.size() && steps[j]->kind == StepKind::kRun; ++j) {
+            auto look = seen->checks.find(steps[j]);
+            if (!steps[j]->check.empty() &&
+                (look == seen->checks.end() || look->second.exit_code == 0))
+              break;
+            group.push_back(steps[j]);
+            missing.push_back(look == seen->checks.end()
+                                  ? std::string()
+                                  : LastLines(look->second.said, 1));
+          }
+          if (group.size() > 1) {
+            RunCommands(t, group, missing, ran_together);
+            o = ran_together[&step].first;
+            err = ran_together[&step].second;
+            if (err && err->where.empty()) err->where = host;
+            break;
           }
         }
         auto r = RunCommand(t, step, o, before);

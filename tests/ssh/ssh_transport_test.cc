@@ -383,6 +383,24 @@ TEST_F(SshTest, ExecManyRunsEachCommandWithItsOwnExitCodeAndOutput) {
   EXPECT_EQ((*r)[8].out, "");
 }
 
+TEST_F(SshTest, ExecUntilFailureStopsAfterTheFirstFailingCommand) {
+  auto t = MustConnect(sshd_->MakeHost("node-0"));
+  ASSERT_TRUE(t);
+  auto all = t->ExecUntilFailure({"echo a", "true", "printf b"});
+  ASSERT_TRUE(all) << all.error().ToString();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[2].out, "b");
+  auto marker = (sshd_->dir() / "until-failure-marker").string();
+  auto r = t->ExecUntilFailure(
+      {"echo a", "echo err >&2; exit 4", "touch " + marker});
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].out, "a\n");
+  EXPECT_EQ((*r)[1].exit_code, 4);
+  EXPECT_EQ((*r)[1].out, "err\n");
+  EXPECT_FALSE(std::filesystem::exists(marker));  // never ran
+}
+
 TEST_F(SshTest, InspectListsFilesAndRunsCommandsInOneCall) {
   auto t = MustConnect(sshd_->MakeHost("node-0"));
   ASSERT_TRUE(t);

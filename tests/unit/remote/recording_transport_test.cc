@@ -145,5 +145,44 @@ TEST(FaultTransport, ExecManyAnswersMatchingCommandsAndBatchesTheRest) {
   EXPECT_FALSE(t.ExecMany({"say-a", "lost"}));
 }
 
+TEST(FaultTransport, ExecUntilFailureStopsAtTheFirstFailureWhereverItComes) {
+  auto plan = std::make_shared<FaultPlan>();
+  plan->Add(FaultRule{"exec", "boom", 1, -1, std::nullopt,
+                      ExecResult{7, "", "injected"}});
+  auto log = std::make_shared<CallLog>();
+  auto host = std::make_shared<FakeHost>();
+  for (const char* c : {"say-a", "say-b", "say-c"})
+    host->Script(c, ExecResult{0, std::string(c) + "\n", ""});
+  host->Script("fail", ExecResult{3, "", "no\n"});
+  FaultTransport t(std::make_unique<RecordingTransport>("h", host, log), plan);
+  auto batches = [&] {
+    std::vector<std::vector<std::string>> out;
+    for (const RecordedCall& c : log->calls())
+      if (c.op == "exec-many") out.push_back(c.paths);
+    log->Clear();
+    return out;
+  };
+  // All succeed: the commands no rule concerns in one inner call per run;
+  // "boom" passes the first time (skip 1), alone.
+  auto ok = t.ExecUntilFailure({"say-a", "say-b", "boom", "say-c"});
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->size(), 4u);
+  EXPECT_EQ(batches(), (std::vector<std::vector<std::string>>{
+                           {"say-a", "say-b"}, {"say-c"}}));
+  // The rule fires the second time: the batch ends there.
+  auto fired = t.ExecUntilFailure({"say-a", "boom", "say-c"});
+  ASSERT_TRUE(fired);
+  ASSERT_EQ(fired->size(), 2u);
+  EXPECT_EQ(fired->back().exit_code, 7);
+  EXPECT_EQ(batches(), (std::vector<std::vector<std::string>>{{"say-a"}}));
+  // A failure inside the inner batch ends it too; "boom" never runs.
+  int before = plan->fired();
+  auto inner = t.ExecUntilFailure({"say-a", "fail", "say-b", "boom"});
+  ASSERT_TRUE(inner);
+  ASSERT_EQ(inner->size(), 2u);
+  EXPECT_EQ(inner->back().exit_code, 3);
+  EXPECT_EQ(plan->fired(), before);
+}
+
 }  // namespace
 }  // namespace hardway

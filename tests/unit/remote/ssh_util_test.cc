@@ -225,5 +225,26 @@ TEST(SshUtil, ExecManyScriptRunsEachCommandOnItsOwn) {
             "\n@@hardway-exec 5 0\n");
 }
 
+// With stop_after_failure the script ends after the first failing command,
+// its marker printed; the later commands never run.
+TEST(SshUtil, ExecManyScriptCanStopAtTheFirstFailure) {
+  std::string script = ExecManyScript(
+      {"echo one", "test -e /nonexistent-hw", "echo never"}, true);
+  char path[] = "/tmp/hw-execmany-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, script.data(), script.size()),
+            static_cast<ssize_t>(script.size()));
+  close(fd);
+  FILE* pipe = popen(("/bin/sh " + std::string(path)).c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  EXPECT_EQ(pclose(pipe), 0);
+  unlink(path);
+  EXPECT_EQ(out, "one\n\n@@hardway-exec 0 0\n\n@@hardway-exec 1 1\n");
+}
+
 }  // namespace
 }  // namespace hardway

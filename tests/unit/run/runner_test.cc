@@ -1150,10 +1150,59 @@ TEST_F(RunnerTest, FailingCheckedCommandNamesItsStepHostAndOutput) {
   EXPECT_EQ(s.error->where, "a");
   EXPECT_EQ(s.error->message,
             "\"x in place\" exited with 2:\n  do-x: no such thing: x");
-  // The check went along with the command (one round trip); its answer was
-  // not taken.
-  EXPECT_EQ(Execs(*log_),
-            (std::vector<std::string>{"check-x", "do-x", "check-x"}));
+  // The command went in one round trip with its check and the next step's
+  // command, which stops at the first failure: neither ran.
+  EXPECT_EQ(Execs(*log_), (std::vector<std::string>{"check-x", "do-x"}));
+  EXPECT_EQ(s.steps_failed, 1u);
+  EXPECT_EQ(events.Of("step_finished").size(), 1u);
+}
+
+TEST_F(RunnerTest, ConsecutiveRunStepsThatMustRunGoInOneRoundTrip) {
+  Host("a").Script("check-x",
+                   {ExecResult{1, "", "x missing\n"}, ExecResult{0, "", ""}});
+  EventLog events;
+  RunSummary s = RunPlan(CheckedPlan(), events);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  std::vector<std::vector<std::string>> batches;
+  for (const RecordedCall& c : log_->calls("a"))
+    if (c.op == "exec-many") batches.push_back(c.paths);
+  // The look, then x's command and check with after-x's command in one call.
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[1],
+            (std::vector<std::string>{"do-x", "check-x", "after-x"}));
+  auto finished = events.Of("step_finished");
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_EQ(finished[0].outcome.note, "done (was: x missing)");
+  EXPECT_TRUE(finished[0].outcome.changed);
+  EXPECT_EQ(finished[1].outcome.note, "ran");
+}
+
+TEST_F(RunnerTest, AStepInPlaceEndsTheRoundTripOfTheStepsBeforeIt) {
+  // x missing, y in place, z missing: x goes alone, y is skipped (asked again
+  // after x changed the host), z goes alone.
+  Plan plan;
+  plan.cluster = "test";
+  Phase prep{"prep", "node", {}, {}, false, {"a"}, {}, {}};
+  for (const char* name : {"x", "y", "z"}) {
+    Step st = RunStep("prep", "a", std::string("do-") + name);
+    st.check = std::string("check-") + name;
+    st.description = std::string(name) + " in place";
+    prep.steps.push_back(st);
+  }
+  plan.phases = {prep};
+  Host("a").Script("check-x",
+                   {ExecResult{1, "", "x missing\n"}, ExecResult{0, "", ""}});
+  Host("a").Script("check-y", ExecResult{0, "", ""});
+  Host("a").Script("check-z",
+                   {ExecResult{1, "", "z missing\n"}, ExecResult{0, "", ""}});
+  EventLog events;
+  RunSummary s = RunPlan(plan, events);
+  ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
+  EXPECT_EQ(s.steps_changed, 2u);
+  std::vector<std::string> commands = Execs(*log_);
+  EXPECT_EQ(std::count(commands.begin(), commands.end(), "do-y"), 0);
+  EXPECT_EQ(std::count(commands.begin(), commands.end(), "do-x"), 1);
+  EXPECT_EQ(std::count(commands.begin(), commands.end(), "do-z"), 1);
 }
 
 TEST(WatchersOf, IncludesUnitFiles) {
