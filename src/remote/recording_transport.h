@@ -147,6 +147,9 @@ class RecordingTransport : public Transport {
   CallLog& log() { return *log_; }
 
  private:
+  // ExecMany and ExecUntilFailure: one "exec-many" call, then ExecEach.
+  Result<std::vector<ExecResult>> RecordBatch(
+      const std::vector<std::string>& commands, bool stop_after_failure);
   ExecResult RunSegment(const std::vector<std::string>& argv,
                         const std::string& text);
   ExecResult Systemctl(const std::vector<std::string>& args);

@@ -77,13 +77,7 @@ class Transport {
   // default runs them one by one with Exec.
   virtual Result<std::vector<ExecResult>> ExecMany(
       const std::vector<std::string>& commands) {
-    std::vector<ExecResult> out;
-    for (const std::string& c : commands) {
-      auto r = Exec(c);
-      if (!r) return std::unexpected(r.error());
-      out.push_back(std::move(*r));
-    }
-    return out;
+    return ExecEach(commands, false);
   }
 
   // ExecMany that stops after the first command exiting non-zero: the results
@@ -92,14 +86,7 @@ class Transport {
   // round trip where the transport can (SshTransport); here one by one.
   virtual Result<std::vector<ExecResult>> ExecUntilFailure(
       const std::vector<std::string>& commands) {
-    std::vector<ExecResult> out;
-    for (const std::string& c : commands) {
-      auto r = Exec(c);
-      if (!r) return std::unexpected(r.error());
-      out.push_back(std::move(*r));
-      if (out.back().exit_code != 0) break;
-    }
-    return out;
+    return ExecEach(commands, true);
   }
 
   // sha256 hex of each path that exists (one remote call); missing paths are
@@ -166,6 +153,20 @@ class Transport {
 
   virtual Result<std::unique_ptr<Tunnel>> OpenTunnel(const std::string& host,
                                                      int port) = 0;
+
+ protected:
+  // The defaults of ExecMany and ExecUntilFailure: Exec one by one.
+  Result<std::vector<ExecResult>> ExecEach(
+      const std::vector<std::string>& commands, bool stop_after_failure) {
+    std::vector<ExecResult> out;
+    for (const std::string& c : commands) {
+      auto r = Exec(c);
+      if (!r) return std::unexpected(r.error());
+      out.push_back(std::move(*r));
+      if (stop_after_failure && out.back().exit_code != 0) break;
+    }
+    return out;
+  }
 };
 
 }  // namespace hardway

@@ -887,6 +887,15 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
   // Run steps that ran together with an earlier one (see kRun below).
   std::map<const Step*, std::pair<StepOutcome, std::optional<Error>>>
       ran_together;
+  auto take_ran_together = [&](const Step& step, StepOutcome& o,
+                               std::optional<Error>& err) {
+    auto done = ran_together.find(&step);
+    if (done == ran_together.end()) return false;
+    o = done->second.first;
+    err = done->second.second;
+    if (err && err->where.empty()) err->where = host;
+    return true;
+  };
   auto ask_again_from = [&](size_t first) -> Status {
     std::vector<const Step*> which;
     for (size_t j = first; j < steps.size(); ++j) {
@@ -952,12 +961,7 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
       }
       case StepKind::kRun: {
         // Ran already, together with an earlier step (below).
-        if (auto done = ran_together.find(&step); done != ran_together.end()) {
-          o = done->second.first;
-          err = done->second.second;
-          if (err && err->where.empty()) err->where = host;
-          break;
-        }
+        if (take_ran_together(step, o, err)) break;
         // The look's answer stands while nothing changed on this host. After
         // a change, a "missing" still stands (the command is idempotent, and
         // its check must pass after it, so at worst it runs once for
@@ -1002,10 +1006,7 @@ void Runner::RunHost(const Plan& plan, const Phase& phase,
           }
           if (group.size() > 1) {
             RunCommands(t, group, missing, ran_together);
-            o = ran_together[&step].first;
-            err = ran_together[&step].second;
-            if (err && err->where.empty()) err->where = host;
-            break;
+            if (take_ran_together(step, o, err)) break;
           }
         }
         auto r = RunCommand(t, step, o, before);

@@ -191,6 +191,30 @@ TEST(SshUtil, OnlyALoneTestOfPlainWordsRunsInPlace) {
   EXPECT_FALSE(RunsInPlace("exit 1"));
 }
 
+// What /bin/sh prints running `script` (from a file, as sshd's shell reads
+// its command); "exit N" when the shell itself fails.
+std::string RunWithSh(const std::string& script) {
+  char path[] = "/tmp/hw-execmany-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return "mkstemp failed";
+  bool written = write(fd, script.data(), script.size()) ==
+                 static_cast<ssize_t>(script.size());
+  close(fd);
+  FILE* pipe =
+      written ? popen(("/bin/sh " + std::string(path)).c_str(), "r") : nullptr;
+  std::string out;
+  if (pipe) {
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;)
+      out.append(buf, n);
+    if (int rc = pclose(pipe); rc != 0) out += "exit " + std::to_string(rc);
+  } else {
+    out = "could not run the script";
+  }
+  unlink(path);
+  return out;
+}
+
 // The script run for real by /bin/sh: every command's exit code and output
 // come back in order, an `exit` or `set` in one ends or changes only itself,
 // and the lone tests run without a subshell.
@@ -203,19 +227,7 @@ TEST(SshUtil, ExecManyScriptRunsEachCommandOnItsOwn) {
   EXPECT_EQ(script.find("(\ntest -d /\n)"), std::string::npos) << script;
   EXPECT_NE(script.find("(\necho a; exit 3\n)"), std::string::npos) << script;
 
-  char path[] = "/tmp/hw-execmany-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, script.data(), script.size()),
-            static_cast<ssize_t>(script.size()));
-  close(fd);
-  FILE* pipe = popen(("/bin/sh " + std::string(path)).c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  EXPECT_EQ(pclose(pipe), 0);
-  unlink(path);
+  std::string out = RunWithSh(script);
   EXPECT_EQ(out,
             "\n@@hardway-exec 0 0\n"
             "\n@@hardway-exec 1 1\n"
@@ -230,19 +242,7 @@ TEST(SshUtil, ExecManyScriptRunsEachCommandOnItsOwn) {
 TEST(SshUtil, ExecManyScriptCanStopAtTheFirstFailure) {
   std::string script = ExecManyScript(
       {"echo one", "test -e /nonexistent-hw", "echo never"}, true);
-  char path[] = "/tmp/hw-execmany-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, script.data(), script.size()),
-            static_cast<ssize_t>(script.size()));
-  close(fd);
-  FILE* pipe = popen(("/bin/sh " + std::string(path)).c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  EXPECT_EQ(pclose(pipe), 0);
-  unlink(path);
+  std::string out = RunWithSh(script);
   EXPECT_EQ(out, "one\n\n@@hardway-exec 0 0\n\n@@hardway-exec 1 1\n");
 }
 
