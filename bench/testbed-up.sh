@@ -16,6 +16,8 @@ hw="$build/hardway"
 summary() { grep '"event":"summary"' | tail -1; }
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 
+# The machine is shared: its load average says how much of the time was someone else's.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$hw" reset -i "$inventory" --yes >/dev/null
 first=$("$hw" up -i "$inventory" --output json | summary)
 again=$("$hw" up -i "$inventory" --output json | summary)
@@ -36,3 +38,8 @@ printf 'no-change re-run:                    %s ms (%s bytes uploaded, %s units 
 printf 'the same, phase by phase (peer):     %s ms (survey off)\n' \
   "$(field duration_ms <<<"$per_phase")"
 printf 'connect to every host, run true:     %s ms (the floor of any re-run)\n' "$floor_ms"
+again_ms=$(field duration_ms <<<"$again")
+printf 're-run / phase by phase: %s   re-run / floor: %s   load average: %s before, %s after\n' \
+  "$(awk -v a="$again_ms" -v b="$(field duration_ms <<<"$per_phase")" 'BEGIN { printf "%.2f", a / b }')" \
+  "$(awk -v a="$again_ms" -v b="$floor_ms" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }')" \
+  "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
