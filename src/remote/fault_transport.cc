@@ -66,56 +66,30 @@ Result<ExecResult> FaultTransport::Exec(const std::string& command) {
   return inner_->Exec(command);
 }
 
-Result<std::vector<ExecResult>> FaultTransport::ExecMany(
-    const std::vector<std::string>& commands) {
+Result<std::vector<ExecResult>> FaultTransport::ExecBatch(
+    const std::vector<std::string>& commands, bool stop_after_failure) {
   std::vector<ExecResult> out;
-  std::vector<std::string> pending;
-  auto flush = [&]() -> Status {
-    if (pending.empty()) return {};
-    auto r = inner_->ExecMany(pending);
-    if (!r) return std::unexpected(r.error());
-    out.insert(out.end(), std::make_move_iterator(r->begin()),
-               std::make_move_iterator(r->end()));
-    pending.clear();
-    return {};
+  auto failed = [&] {
+    return stop_after_failure && !out.empty() && out.back().exit_code != 0;
   };
-  for (const std::string& command : commands) {
-    auto rule = plan_->Match("exec", command);
-    if (!rule) {
-      pending.push_back(command);
-      continue;
-    }
-    if (auto ok = flush(); !ok) return std::unexpected(ok.error());
-    if (!rule->exec_result)
-      return std::unexpected(
-          rule->error.value_or(DefaultError(host(), "exec")));
-    out.push_back(*rule->exec_result);
-  }
-  if (auto ok = flush(); !ok) return std::unexpected(ok.error());
-  return out;
-}
-
-Result<std::vector<ExecResult>> FaultTransport::ExecUntilFailure(
-    const std::vector<std::string>& commands) {
-  std::vector<ExecResult> out;
   for (size_t i = 0; i < commands.size();) {
     std::vector<std::string> run;
     while (i < commands.size() && !plan_->Concerns("exec", commands[i]))
       run.push_back(commands[i++]);
     if (!run.empty()) {
-      auto r = inner_->ExecUntilFailure(run);
+      auto r = stop_after_failure ? inner_->ExecUntilFailure(run)
+                                  : inner_->ExecMany(run);
       if (!r) return std::unexpected(r.error());
-      bool stopped =
-          r->size() < run.size() || (!r->empty() && r->back().exit_code != 0);
+      bool stopped = r->size() < run.size();
       out.insert(out.end(), std::make_move_iterator(r->begin()),
                  std::make_move_iterator(r->end()));
-      if (stopped) return out;
+      if (stopped || failed()) return out;
     }
     if (i < commands.size()) {
       auto r = Exec(commands[i++]);
       if (!r) return std::unexpected(r.error());
       out.push_back(std::move(*r));
-      if (out.back().exit_code != 0) return out;
+      if (failed()) return out;
     }
   }
   return out;

@@ -59,14 +59,6 @@ class FaultTransport : public Transport {
 
   const std::string& host() const override { return inner_->host(); }
   Result<ExecResult> Exec(const std::string& command) override;
-  // The commands no rule matches go to the inner ExecMany (one round trip
-  // there), in order around the ones a rule answers.
-  Result<std::vector<ExecResult>> ExecMany(
-      const std::vector<std::string>& commands) override;
-  // Runs of commands no rule concerns go to the inner ExecUntilFailure (one
-  // round trip there); a command a rule concerns goes alone, through Exec.
-  Result<std::vector<ExecResult>> ExecUntilFailure(
-      const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;
   Result<UploadResult> Upload(const UploadRequest& request,
@@ -83,6 +75,13 @@ class FaultTransport : public Transport {
   Transport& inner() { return *inner_; }
 
  private:
+  // ExecMany and ExecUntilFailure: each run of commands no rule concerns goes
+  // to the inner transport's batch of the same kind (one round trip there); a
+  // command a rule concerns goes alone, through Exec, in order between them.
+  Result<std::vector<ExecResult>> ExecBatch(
+      const std::vector<std::string>& commands,
+      bool stop_after_failure) override;
+
   std::unique_ptr<Transport> inner_;
   std::shared_ptr<FaultPlan> plan_;
 };

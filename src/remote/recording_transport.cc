@@ -504,24 +504,14 @@ Result<std::map<std::string, std::string>> RecordingTransport::Sha256Of(
   return out;
 }
 
-Result<std::vector<ExecResult>> RecordingTransport::ExecMany(
-    const std::vector<std::string>& commands) {
-  return RecordBatch(commands, false);
-}
-
-Result<std::vector<ExecResult>> RecordingTransport::ExecUntilFailure(
-    const std::vector<std::string>& commands) {
-  return RecordBatch(commands, true);
-}
-
-Result<std::vector<ExecResult>> RecordingTransport::RecordBatch(
+Result<std::vector<ExecResult>> RecordingTransport::ExecBatch(
     const std::vector<std::string>& commands, bool stop_after_failure) {
   RecordedCall call;
   call.host = host();
   call.op = "exec-many";
   call.paths = commands;
   log_->Add(call);
-  return ExecEach(commands, stop_after_failure);
+  return Transport::ExecBatch(commands, stop_after_failure);
 }
 
 std::vector<Result<UploadResult>> RecordingTransport::UploadMany(

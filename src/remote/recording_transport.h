@@ -122,14 +122,6 @@ class RecordingTransport : public Transport {
 
   const std::string& host() const override { return host_; }
   Result<ExecResult> Exec(const std::string& command) override;
-  // Recorded as one "exec-many" call (its commands in `paths`), then each
-  // command exactly as Exec records and runs it.
-  Result<std::vector<ExecResult>> ExecMany(
-      const std::vector<std::string>& commands) override;
-  // The same: one "exec-many" call, then each command as Exec runs it, up to
-  // the first that fails.
-  Result<std::vector<ExecResult>> ExecUntilFailure(
-      const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;
   Result<UploadResult> Upload(const UploadRequest& request,
@@ -147,9 +139,12 @@ class RecordingTransport : public Transport {
   CallLog& log() { return *log_; }
 
  private:
-  // ExecMany and ExecUntilFailure: one "exec-many" call, then ExecEach.
-  Result<std::vector<ExecResult>> RecordBatch(
-      const std::vector<std::string>& commands, bool stop_after_failure);
+  // ExecMany and ExecUntilFailure: recorded as one "exec-many" call (its
+  // commands in `paths`), then each command exactly as Exec records and runs
+  // it (up to the first that fails, for ExecUntilFailure).
+  Result<std::vector<ExecResult>> ExecBatch(
+      const std::vector<std::string>& commands,
+      bool stop_after_failure) override;
   ExecResult RunSegment(const std::vector<std::string>& argv,
                         const std::string& text);
   ExecResult Systemctl(const std::vector<std::string>& args);

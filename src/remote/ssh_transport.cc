@@ -344,17 +344,7 @@ Result<ExecResult> SshTransport::Exec(const std::string& command) {
   return Run(command, {});
 }
 
-Result<std::vector<ExecResult>> SshTransport::ExecMany(
-    const std::vector<std::string>& commands) {
-  return RunBatch(commands, false);
-}
-
-Result<std::vector<ExecResult>> SshTransport::ExecUntilFailure(
-    const std::vector<std::string>& commands) {
-  return RunBatch(commands, true);
-}
-
-Result<std::vector<ExecResult>> SshTransport::RunBatch(
+Result<std::vector<ExecResult>> SshTransport::ExecBatch(
     const std::vector<std::string>& commands, bool stop_after_failure) {
   std::vector<ExecResult> out(commands.size());
   if (commands.empty()) return out;

@@ -36,10 +36,6 @@ class SshTransport : public Transport {
 
   const std::string& host() const override { return host_; }
   Result<ExecResult> Exec(const std::string& command) override;
-  Result<std::vector<ExecResult>> ExecMany(
-      const std::vector<std::string>& commands) override;
-  Result<std::vector<ExecResult>> ExecUntilFailure(
-      const std::vector<std::string>& commands) override;
   Result<std::map<std::string, std::string>> Sha256Of(
       const std::vector<std::string>& paths) override;
   Result<Inspection> Inspect(const std::vector<std::string>& paths,
@@ -86,8 +82,9 @@ class SshTransport : public Transport {
   Result<uint64_t> SendScp(const std::string& path, uint64_t size,
                            const InputFn& input);
   // ExecMany and ExecUntilFailure: one ExecManyScript, its markers parsed.
-  Result<std::vector<ExecResult>> RunBatch(
-      const std::vector<std::string>& commands, bool stop_after_failure);
+  Result<std::vector<ExecResult>> ExecBatch(
+      const std::vector<std::string>& commands,
+      bool stop_after_failure) override;
   // Writes all of `data` to the channel, waiting whenever libssh2 says EAGAIN;
   // counts what went into `sent`. On failure the error says what() and why.
   Status WriteAll(LIBSSH2_CHANNEL* ch, std::string_view data, uint64_t& sent,

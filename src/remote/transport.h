@@ -73,20 +73,18 @@ class Transport {
 
   // Independent commands in one round trip where the transport can
   // (SshTransport: one shell runs each in its own subshell; its `out` then
-  // holds stdout and stderr together). One result per command, in order. The
-  // default runs them one by one with Exec.
-  virtual Result<std::vector<ExecResult>> ExecMany(
+  // holds stdout and stderr together). One result per command, in order.
+  Result<std::vector<ExecResult>> ExecMany(
       const std::vector<std::string>& commands) {
-    return ExecEach(commands, false);
+    return ExecBatch(commands, false);
   }
 
   // ExecMany that stops after the first command exiting non-zero: the results
   // of the commands that ran, the failing one last. For commands that depend on
-  // each other (a step's command, then its check, then the next step's), in one
-  // round trip where the transport can (SshTransport); here one by one.
-  virtual Result<std::vector<ExecResult>> ExecUntilFailure(
+  // each other (a step's command, then its check, then the next step's).
+  Result<std::vector<ExecResult>> ExecUntilFailure(
       const std::vector<std::string>& commands) {
-    return ExecEach(commands, true);
+    return ExecBatch(commands, true);
   }
 
   // sha256 hex of each path that exists (one remote call); missing paths are
@@ -155,8 +153,9 @@ class Transport {
                                                      int port) = 0;
 
  protected:
-  // The defaults of ExecMany and ExecUntilFailure: Exec one by one.
-  Result<std::vector<ExecResult>> ExecEach(
+  // What ExecMany and ExecUntilFailure (`stop_after_failure`) run: one round
+  // trip where the transport can; by default Exec one by one.
+  virtual Result<std::vector<ExecResult>> ExecBatch(
       const std::vector<std::string>& commands, bool stop_after_failure) {
     std::vector<ExecResult> out;
     for (const std::string& c : commands) {

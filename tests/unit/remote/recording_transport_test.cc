@@ -117,15 +117,38 @@ TEST(FaultTransport, FailsMatchingCallsAfterSkip) {
   EXPECT_EQ(plan->fired(), 2);
 }
 
+// A FaultTransport over a recording host where "say-a", "say-b" and "say-c"
+// print their names and "fail" exits 3; `log` has the inner calls.
+struct FaultOverSayingHost {
+  std::shared_ptr<FaultPlan> plan = std::make_shared<FaultPlan>();
+  std::shared_ptr<CallLog> log = std::make_shared<CallLog>();
+  FaultTransport t{MakeInner(log), plan};
+
+  // The inner "exec-many" calls since the last, each as its commands.
+  std::vector<std::vector<std::string>> TakeBatches() {
+    std::vector<std::vector<std::string>> out;
+    for (const RecordedCall& c : log->calls())
+      if (c.op == "exec-many") out.push_back(c.paths);
+    log->Clear();
+    return out;
+  }
+
+ private:
+  static std::unique_ptr<Transport> MakeInner(std::shared_ptr<CallLog> log) {
+    auto host = std::make_shared<FakeHost>();
+    for (const char* c : {"say-a", "say-b", "say-c"})
+      host->Script(c, ExecResult{0, std::string(c) + "\n", ""});
+    host->Script("fail", ExecResult{3, "", "no\n"});
+    return std::make_unique<RecordingTransport>("h", host, std::move(log));
+  }
+};
+
 TEST(FaultTransport, ExecManyAnswersMatchingCommandsAndBatchesTheRest) {
-  auto plan = std::make_shared<FaultPlan>();
+  FaultOverSayingHost f;
+  auto& plan = f.plan;
+  FaultTransport& t = f.t;
   plan->Add(FaultRule{"exec", "boom", 0, -1, std::nullopt,
                       ExecResult{7, "", "injected"}});
-  auto log = std::make_shared<CallLog>();
-  auto host = std::make_shared<FakeHost>();
-  for (const char* c : {"say-a", "say-b", "say-c"})
-    host->Script(c, ExecResult{0, std::string(c) + "\n", ""});
-  FaultTransport t(std::make_unique<RecordingTransport>("h", host, log), plan);
   auto r = t.ExecMany({"say-a", "say-b", "boom", "say-c"});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->size(), 4u);
@@ -133,11 +156,8 @@ TEST(FaultTransport, ExecManyAnswersMatchingCommandsAndBatchesTheRest) {
   EXPECT_EQ((*r)[2].exit_code, 7);
   EXPECT_EQ((*r)[3].out, "say-c\n");
   // The inner transport saw two batches, in order around the answered one.
-  std::vector<std::vector<std::string>> batches;
-  for (const RecordedCall& c : log->calls())
-    if (c.op == "exec-many") batches.push_back(c.paths);
-  EXPECT_EQ(batches, (std::vector<std::vector<std::string>>{{"say-a", "say-b"},
-                                                            {"say-c"}}));
+  EXPECT_EQ(f.TakeBatches(), (std::vector<std::vector<std::string>>{
+                                 {"say-a", "say-b"}, {"say-c"}}));
   // A rule that fails the call fails the batch.
   plan->Add(FaultRule{"exec", "lost", 0, -1,
                       Error{ErrorKind::kConnection, "gone", "h", {}},
@@ -146,22 +166,12 @@ TEST(FaultTransport, ExecManyAnswersMatchingCommandsAndBatchesTheRest) {
 }
 
 TEST(FaultTransport, ExecUntilFailureStopsAtTheFirstFailureWhereverItComes) {
-  auto plan = std::make_shared<FaultPlan>();
+  FaultOverSayingHost f;
+  auto& plan = f.plan;
+  FaultTransport& t = f.t;
   plan->Add(FaultRule{"exec", "boom", 1, -1, std::nullopt,
                       ExecResult{7, "", "injected"}});
-  auto log = std::make_shared<CallLog>();
-  auto host = std::make_shared<FakeHost>();
-  for (const char* c : {"say-a", "say-b", "say-c"})
-    host->Script(c, ExecResult{0, std::string(c) + "\n", ""});
-  host->Script("fail", ExecResult{3, "", "no\n"});
-  FaultTransport t(std::make_unique<RecordingTransport>("h", host, log), plan);
-  auto batches = [&] {
-    std::vector<std::vector<std::string>> out;
-    for (const RecordedCall& c : log->calls())
-      if (c.op == "exec-many") out.push_back(c.paths);
-    log->Clear();
-    return out;
-  };
+  auto batches = [&] { return f.TakeBatches(); };
   // All succeed: the commands no rule concerns in one inner call per run;
   // "boom" passes the first time (skip 1), alone.
   auto ok = t.ExecUntilFailure({"say-a", "say-b", "boom", "say-c"});

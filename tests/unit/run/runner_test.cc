@@ -1163,9 +1163,7 @@ TEST_F(RunnerTest, ConsecutiveRunStepsThatMustRunGoInOneRoundTrip) {
   EventLog events;
   RunSummary s = RunPlan(CheckedPlan(), events);
   ASSERT_TRUE(s.ok) << (s.error ? s.error->ToString() : "");
-  std::vector<std::vector<std::string>> batches;
-  for (const RecordedCall& c : log_->calls("a"))
-    if (c.op == "exec-many") batches.push_back(c.paths);
+  auto batches = Batches(*log_);
   // The look, then x's command and check with after-x's command in one call.
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[1],
