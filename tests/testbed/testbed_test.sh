@@ -119,9 +119,11 @@ nspawn_pids() { cat "$state"/machines/*/pid; }
 
 step "testbed down (clean slate)"
 "$testbed" down
-step "testbed up 2 --controllers 1"
+# Each machine's way to systemd-nspawn's exec slowed down by 1 s, as on a busy host: up must
+# wait for it, not take the process still on its way for a machine that exited.
+step "testbed up 2 --controllers 1 (each machine 1 s slow to start)"
 start=$SECONDS
-"$testbed" up 2 --controllers 1
+HARDWAY_TESTBED_BOOT_DELAY=1 "$testbed" up 2 --controllers 1
 echo "booted in $((SECONDS - start)) s"
 check_machines
 "$testbed" status | grep -c ' yes$' | grep -qx 2 || fail "status does not show 2 reachable machines"
